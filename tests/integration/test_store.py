@@ -1,0 +1,219 @@
+"""The Store's contract, the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from tests.support.tenants import make_tenant
+from waypost.domain.keys import digest
+from waypost.domain.values import NewDelivery
+from waypost.errors import Conflict, NotFound
+from waypost.store import Store
+from waypost.store.models import (
+    AttemptRecord,
+    DeliveryStatus,
+    Header,
+    NewEvent,
+    SubscriptionSpec,
+)
+from waypost.store.schema import metadata
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def spec(
+    tracking_id: str | None = "PKG1", url: str = "http://example.com/hook"
+) -> SubscriptionSpec:
+    return SubscriptionSpec(
+        tracking_id=tracking_id,
+        url=url,
+        content_type="application/json",
+        headers=(Header(key="Authorization", value="Bearer top-secret"),),
+        event_groups=("DELIVERED", "IN_TRANSIT"),
+        event_types=(),
+        secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        expires_at=NOW + timedelta(days=30),
+    )
+
+
+async def test_migrations_build_exactly_the_schema(store: Store) -> None:
+    def differences(connection: object) -> list[object]:
+        context = MigrationContext.configure(connection)  # type: ignore[arg-type]
+        return list(compare_metadata(context, metadata))
+
+    async with store.engines.read.connect() as connection:
+        assert await connection.run_sync(differences) == []
+
+
+async def test_tenant_keys_and_revocation(store: Store) -> None:
+    tenant = await make_tenant(store)
+    keys = await store.list_api_keys(tenant.tenant_id)
+    assert [key.prefix for key in keys] == [tenant.api_key[:12]]
+    principal = await store.principal_for_key(digest(tenant.api_key))
+    assert principal is not None and principal.tenant_id == tenant.tenant_id
+    await store.revoke_api_key(tenant_id=tenant.tenant_id, key_id=tenant.key_id, now=NOW)
+    assert await store.principal_for_key(digest(tenant.api_key)) is None
+    other = await make_tenant(store, "other")
+    with pytest.raises(NotFound):
+        await store.revoke_api_key(tenant_id=other.tenant_id, key_id=tenant.key_id, now=NOW)
+
+
+async def test_duplicate_email_is_a_conflict(store: Store) -> None:
+    await make_tenant(store, email="ops@example.com")
+    with pytest.raises(Conflict):
+        await make_tenant(store, "second", email="OPS@example.com")
+
+
+async def test_subscription_secrets_are_encrypted_and_round_trip(store: Store) -> None:
+    tenant = await make_tenant(store)
+    [created] = await store.create_subscriptions(
+        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
+    )
+    async with store.engines.read.connect() as connection:
+        raw = (
+            await connection.exec_driver_sql("SELECT headers_enc, secret_enc FROM webhooks")
+        ).one()
+    assert "top-secret" not in raw[0] and "whsec_" not in raw[1]
+    target = await store.send_target(
+        tenant_id=tenant.tenant_id, subscription_id=created.id, now=NOW
+    )
+    assert target.headers == (Header(key="Authorization", value="Bearer top-secret"),)
+    assert target.secrets == ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",)
+
+
+async def test_routing_candidates_follow_the_index(store: Store) -> None:
+    tenant = await make_tenant(store)
+    for specs in ([spec("PKG1"), spec("PKG2")], [spec(None, url="http://example.com/all")]):
+        await store.create_subscriptions(
+            tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=specs, now=NOW
+        )
+    found = await store.route_candidates(
+        tenant_id=tenant.tenant_id, topics={"IN_TRANSIT"}, tracking_keys={"", "PKG1"}, now=NOW
+    )
+    assert sorted((c.tracking_id or "") for c in found) == ["", "PKG1"]
+    other = await make_tenant(store, "other")
+    assert (
+        await store.route_candidates(
+            tenant_id=other.tenant_id, topics={"IN_TRANSIT"}, tracking_keys={""}, now=NOW
+        )
+        == []
+    )
+
+
+async def _one_event(store: Store, tenant_id: str, webhook_id: str, count: int = 1) -> list[str]:
+    events = [
+        NewEvent(
+            id=str(uuid.uuid4()),
+            type="IN_TRANSIT",
+            tracking_id="PKG1",
+            data="{}",
+            idempotency_key=None,
+            deliveries=(NewDelivery(id=str(uuid.uuid4()), webhook_id=webhook_id, payload="{}"),),
+        )
+        for _ in range(count)
+    ]
+    return await store.ingest(tenant_id=tenant_id, events=events, now=NOW)
+
+
+async def test_idempotency_key_returns_the_first_event(store: Store) -> None:
+    tenant = await make_tenant(store)
+
+    def event(key: str) -> NewEvent:
+        return NewEvent(
+            id=str(uuid.uuid4()),
+            type="IN_TRANSIT",
+            tracking_id=None,
+            data="{}",
+            idempotency_key=key,
+            deliveries=(),
+        )
+
+    first = await store.ingest(tenant_id=tenant.tenant_id, events=[event("k1")], now=NOW)
+    again = await store.ingest(
+        tenant_id=tenant.tenant_id, events=[event("k1"), event("k2"), event("k2")], now=NOW
+    )
+    assert again[0] == first[0]
+    assert again[1] == again[2] != first[0]
+    other = await make_tenant(store, "other")
+    assert (await store.ingest(tenant_id=other.tenant_id, events=[event("k1")], now=NOW)) != first
+
+
+async def test_concurrent_claims_never_share_a_delivery(store: Store) -> None:
+    tenant = await make_tenant(store)
+    [sub] = await store.create_subscriptions(
+        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
+    )
+    await _one_event(store, tenant.tenant_id, sub.id, count=200)
+    lease = NOW + timedelta(seconds=60)
+    batches = await asyncio.gather(
+        *[
+            store.claim_due(owner=f"w{number}", limit=30, now=NOW, lease_until=lease)
+            for number in range(10)
+        ]
+    )
+    claimed = [delivery.id for batch in batches for delivery in batch]
+    assert len(claimed) == len(set(claimed)) == 200
+    assert await store.claim_due(owner="late", limit=10, now=NOW, lease_until=lease) == []
+
+
+async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record(
+    store: Store,
+) -> None:
+    tenant = await make_tenant(store)
+    [sub] = await store.create_subscriptions(
+        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
+    )
+    await _one_event(store, tenant.tenant_id, sub.id)
+    [first] = await store.claim_due(
+        owner="dead", limit=10, now=NOW, lease_until=NOW + timedelta(seconds=5)
+    )
+    later = NOW + timedelta(seconds=6)
+    [again] = await store.claim_due(
+        owner="alive", limit=10, now=later, lease_until=later + timedelta(seconds=5)
+    )
+    assert again.id == first.id
+
+    def record(status: DeliveryStatus) -> AttemptRecord:
+        return AttemptRecord(
+            delivery_id=first.id,
+            number=1,
+            started_at=later,
+            duration_ms=1.0,
+            status_code=200 if status == DeliveryStatus.DELIVERED else 503,
+            response_headers={},
+            response_excerpt="",
+            error=None,
+            status=status,
+            next_attempt_at=None,
+        )
+
+    await store.record_attempts(owner="dead", records=[record(DeliveryStatus.FAILED)])
+    await store.record_attempts(owner="alive", records=[record(DeliveryStatus.DELIVERED)])
+    delivery, attempts = await store.get_delivery(tenant_id=tenant.tenant_id, delivery_id=first.id)
+    assert delivery.status == DeliveryStatus.DELIVERED
+    assert delivery.attempt_count == 1
+    assert [attempt.status_code for attempt in attempts] == [503, 200]
+
+
+async def test_deleted_subscription_is_gone_everywhere(store: Store) -> None:
+    tenant = await make_tenant(store)
+    [sub] = await store.create_subscriptions(
+        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
+    )
+    await store.delete_subscription(tenant_id=tenant.tenant_id, subscription_id=sub.id, now=NOW)
+    with pytest.raises(NotFound):
+        await store.get_subscription(tenant_id=tenant.tenant_id, subscription_id=sub.id, now=NOW)
+    assert await store.send_targets(subscription_ids=[sub.id], now=NOW) == {}
+    assert [
+        s async for s in store.iter_subscriptions(tenant_id=tenant.tenant_id, limit=10, now=NOW)
+    ] == []
+    recreated = await store.create_subscriptions(
+        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
+    )
+    assert len(recreated) == 1

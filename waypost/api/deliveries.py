@@ -1,0 +1,149 @@
+"""Delivery history: list, inspect with every attempt, retry one, replay many."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from waypost.api.deps import Services, limited, services, utcnow
+from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
+from waypost.api.events import DeliveryOut, delivery_out, iso
+from waypost.api.responses import Json
+from waypost.errors import ValidationFailed
+from waypost.store.history import DeliveryFilter
+from waypost.store.models import Attempt, DeliveryStatus, Principal
+
+router = APIRouter(tags=["deliveries"], responses=COMMON_ERRORS)
+
+DeliveryId = Annotated[str, Path(max_length=100)]
+
+
+class AttemptOut(BaseModel):
+    number: int
+    started_at: str
+    duration_ms: float
+    status_code: int | None
+    response_headers: dict[str, str]
+    response_excerpt: str
+    error: str | None
+
+
+class DeliveryDetail(DeliveryOut):
+    attempts: list[AttemptOut]
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class ReplayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    since: AwareDatetime | None = Field(default=None, description="Created at or after")
+    until: AwareDatetime | None = Field(default=None, description="Created before")
+    webhook_id: str | None = Field(default=None, max_length=100)
+    event_types: list[str] = Field(default_factory=list, max_length=200)
+
+
+class ReplayOut(BaseModel):
+    replayed: int
+
+
+def _attempt_out(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "number": attempt.number,
+        "started_at": iso(attempt.started_at),
+        "duration_ms": round(attempt.duration_ms, 3),
+        "status_code": attempt.status_code,
+        "response_headers": attempt.response_headers,
+        "response_excerpt": attempt.response_excerpt,
+        "error": attempt.error,
+    }
+
+
+@router.get("/api/v1/deliveries", response_model=DeliveryPage)
+async def list_deliveries(
+    status: DeliveryStatus | None = None,
+    webhook_id: Annotated[str | None, Query(max_length=100)] = None,
+    event_type: Annotated[str | None, Query(max_length=100)] = None,
+    tracking_id: Annotated[str | None, Query(max_length=250)] = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601, created at or after")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601, created before")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    selection = DeliveryFilter(
+        status=status,
+        webhook_id=webhook_id,
+        event_types=(event_type,) if event_type else (),
+        tracking_id=tracking_id,
+        since=_aware(since, "since"),
+        until=_aware(until, "until"),
+    )
+    items, next_cursor = await svc.store.list_deliveries(
+        tenant_id=principal.tenant_id, selection=selection, cursor=cursor, limit=limit
+    )
+    return Json({"items": [delivery_out(item) for item in items], "next_cursor": next_cursor})
+
+
+def _aware(moment: datetime | None, name: str) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        raise ValidationFailed(f"{name}: give a time zone, e.g. 2026-01-31T12:00:00Z")
+    return moment
+
+
+@router.get("/api/v1/deliveries/{delivery_id}", response_model=DeliveryDetail, responses=NOT_FOUND)
+async def get_delivery(
+    delivery_id: DeliveryId,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    delivery, attempts = await svc.store.get_delivery(
+        tenant_id=principal.tenant_id, delivery_id=delivery_id
+    )
+    return Json(
+        {**delivery_out(delivery), "attempts": [_attempt_out(attempt) for attempt in attempts]}
+    )
+
+
+@router.post(
+    "/api/v1/deliveries/{delivery_id}/retry",
+    status_code=202,
+    response_model=DeliveryOut,
+    responses={**NOT_FOUND, 409: _doc("The delivery is not failed or cancelled")},
+)
+async def retry_delivery(
+    delivery_id: DeliveryId,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    delivery = await svc.store.retry_delivery(
+        tenant_id=principal.tenant_id, delivery_id=delivery_id, now=utcnow()
+    )
+    svc.work_available.set()
+    return Json(delivery_out(delivery), status_code=202)
+
+
+@router.post("/api/v1/deliveries/replay", status_code=202, response_model=ReplayOut)
+async def replay_deliveries(
+    body: ReplayIn,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    count = await svc.store.replay(
+        tenant_id=principal.tenant_id,
+        selection=DeliveryFilter(
+            webhook_id=body.webhook_id,
+            event_types=tuple(body.event_types),
+            since=body.since,
+            until=body.until,
+        ),
+        now=utcnow(),
+    )
+    svc.work_available.set()
+    return Json({"replayed": count}, status_code=202)

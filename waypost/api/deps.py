@@ -1,0 +1,128 @@
+"""What every route depends on: the running services, the caller, the clock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fastapi import Depends, Request
+
+from waypost.api.limits import Limiter
+from waypost.config import Settings
+from waypost.delivery.sender import Sender
+from waypost.domain.keys import digest
+from waypost.errors import AuthenticationFailed
+from waypost.store import Store
+from waypost.store.models import Principal
+
+MISSING = "Missing authentication headers"
+# A revoked key stops working within this many seconds on every api process.
+_CACHE_SECONDS = 5.0
+_CACHE_SIZE = 10_000
+
+
+@dataclass
+class PrincipalCache:
+    """A short-lived cache of key digest → caller, so a burst of calls costs one lookup."""
+
+    entries: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+
+    def get(self, key: str) -> tuple[bool, Principal | None]:
+        hit = self.entries.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return False, None
+        return True, hit[1]
+
+    def put(self, key: str, principal: Principal | None) -> None:
+        if len(self.entries) >= _CACHE_SIZE:
+            self.entries.clear()
+        self.entries[key] = (time.monotonic() + _CACHE_SECONDS, principal)
+
+
+@dataclass
+class Services:
+    """The long-lived objects of one process, opened in the app's lifespan."""
+
+    settings: Settings
+    store: Store
+    sender: Sender
+    limiter: Limiter
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+    work_available: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set on ingest so an in-process dispatcher wakes at once instead of at its next poll."""
+
+    def spawn(self, work: Coroutine[None, None, None]) -> None:
+        """Run ``work`` after the response; shutdown waits for it (see ``drain``)."""
+        task = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def drain(self) -> None:
+        if self.background:
+            await asyncio.gather(*self.background, return_exceptions=True)
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _principal_for_key(svc: Services, key: str) -> Principal | None:
+    key_digest = digest(key)
+    cached, principal = svc.principals.get(key_digest)
+    if not cached:
+        principal = await svc.store.principal_for_key(key_digest)
+        svc.principals.put(key_digest, principal)
+    return principal
+
+
+async def authenticate(request: Request, svc: Services = Depends(services)) -> Principal:
+    """``Authorization: Bearer <key>``, or Bring's ``X-Mybring-API-Uid`` + ``X-Mybring-API-Key``."""
+    authorization = request.headers.get("authorization")
+    uid = request.headers.get("x-mybring-api-uid")
+    bring_key = request.headers.get("x-mybring-api-key")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationFailed("Authorization must be 'Bearer <api key>'")
+        principal = await _principal_for_key(svc, token.strip())
+        if principal is None:
+            raise AuthenticationFailed("invalid or revoked API key")
+        return principal
+    if uid and bring_key:
+        principal = await _principal_for_key(svc, bring_key.strip())
+        user = await svc.store.user_by_email(uid)
+        if principal is None or user is None or user.tenant_id != principal.tenant_id:
+            raise AuthenticationFailed("X-Mybring-API-Uid and X-Mybring-API-Key do not match")
+        return Principal(
+            tenant_id=principal.tenant_id,
+            credential_id=principal.credential_id,
+            user_id=user.id,
+            scopes=principal.scopes,
+        )
+    raise AuthenticationFailed(MISSING)
+
+
+def caller_key(principal: Principal) -> str:
+    return principal.user_id or principal.credential_id
+
+
+async def limited(
+    principal: Principal = Depends(authenticate), svc: Services = Depends(services)
+) -> AsyncIterator[Principal]:
+    """The caller, counted against the tenant's rate and the caller's concurrency limit."""
+    svc.limiter.take_token(principal.tenant_id)
+    caller = caller_key(principal)
+    svc.limiter.enter(caller, "api")
+    try:
+        yield principal
+    finally:
+        svc.limiter.leave(caller, "api")

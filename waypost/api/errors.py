@@ -1,0 +1,93 @@
+"""Every error leaves the API in Event Cast's shape: ``{"uuid", "status", "reason"}``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from waypost.api.responses import Json
+from waypost.errors import RateLimited, WaypostError
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """The error body of every route (Bring Event Cast's shape; ``status`` is a string)."""
+
+    uuid: str = Field(description="Identifier of the failing request, also in X-Request-Id")
+    status: str = Field(description="The HTTP status code, as a string")
+    reason: str = Field(description="What went wrong, naming the field where there is one")
+
+
+def _doc(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _doc("Invalid request; the reason names the field"),
+    401: _doc("Missing authentication headers, or a wrong or mismatched credential"),
+    429: _doc("Too many requests; try again after Retry-After seconds"),
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _doc("Not found, or another tenant's")}
+
+
+def request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "-"))
+
+
+def error_response(
+    request: Request, status: int, reason: str, headers: Mapping[str, str] | None = None
+) -> Json:
+    body = {"uuid": request_id(request), "status": str(status), "reason": reason}
+    return Json(body, status_code=status, headers=headers)
+
+
+def _location(loc: Sequence[Any]) -> str:
+    """``("body", "configuration", "headers", 0, "key")`` → ``configuration.headers[0].key``."""
+    text = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "body"
+
+
+def _validation_reason(exc: RequestValidationError) -> str:
+    first = exc.errors()[0]
+    if first.get("type") == "json_invalid":
+        return "malformed JSON body"
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{_location(first.get('loc', ()))}: {message}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_waypost_error(request: Request, exc: Exception) -> Json:
+        assert isinstance(exc, WaypostError)
+        if exc.status >= 500:
+            log.error("request_failed request_id=%s reason=%s", request_id(request), exc.reason)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return error_response(request, exc.status, exc.reason, headers)
+
+    async def on_validation(request: Request, exc: Exception) -> Json:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(request, 400, _validation_reason(exc))
+
+    async def on_http(request: Request, exc: Exception) -> Json:
+        assert isinstance(exc, StarletteHTTPException)
+        return error_response(request, exc.status_code, str(exc.detail), exc.headers)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Json:
+        log.exception("request_crashed request_id=%s", request_id(request))
+        return error_response(request, 500, "internal error; try again a bit later")
+
+    app.add_exception_handler(WaypostError, on_waypost_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

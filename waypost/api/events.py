@@ -1,0 +1,152 @@
+"""Event ingest: one event or a batch of up to 1,000, durable when answered 202."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from waypost.api.deps import Services, limited, services, utcnow
+from waypost.api.errors import COMMON_ERRORS, NOT_FOUND
+from waypost.api.responses import Json
+from waypost.ingest import EventInput, ingest_events
+from waypost.store.models import DeliverySummary, Principal
+
+router = APIRouter(tags=["events"], responses=COMMON_ERRORS)
+
+MAX_BATCH = 1000
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: str = Field(min_length=1, max_length=100, description="An event type of the catalog")
+    data: dict[str, Any] = Field(description="The JSON object subscribers receive")
+    trackingId: str | None = Field(
+        default=None, min_length=1, max_length=250, description="The entity the event is about"
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Repeating a post with the same key returns the first event's id",
+    )
+
+    def as_input(self) -> EventInput:
+        return EventInput(
+            type=self.type,
+            data=self.data,
+            tracking_id=self.trackingId,
+            idempotency_key=self.idempotency_key,
+        )
+
+
+class EventBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class EventAccepted(BaseModel):
+    id: str
+
+
+class EventBatchAccepted(BaseModel):
+    ids: list[str]
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event_id: str
+    webhook_id: str
+    event_type: str
+    tracking_id: str | None
+    status: str
+    attempt_count: int
+    next_attempt_at: str | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: str
+    finished_at: str | None
+    delivery_id: str | None = None
+    error_message: str | None = None
+
+
+class EventOut(BaseModel):
+    id: str
+    type: str
+    trackingId: str | None
+    data: dict[str, Any]
+    idempotency_key: str | None
+    created_at: str
+    deliveries: list[DeliveryOut]
+
+
+def iso(moment: Any) -> str | None:
+    """waypost's own resources use ISO 8601 UTC with ``Z``."""
+    if moment is None:
+        return None
+    return str(moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+
+
+def delivery_out(delivery: DeliverySummary) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": delivery.id,
+        "event_id": delivery.event_id,
+        "webhook_id": delivery.webhook_id,
+        "event_type": delivery.event_type,
+        "tracking_id": delivery.tracking_id,
+        "status": str(delivery.status),
+        "attempt_count": delivery.attempt_count,
+        "next_attempt_at": iso(delivery.next_attempt_at),
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "created_at": iso(delivery.created_at),
+        "finished_at": iso(delivery.finished_at),
+    }
+    if delivery.ack_delivery_id is not None or delivery.ack_error_message is not None:
+        body["delivery_id"] = delivery.ack_delivery_id
+        body["error_message"] = delivery.ack_error_message
+    return body
+
+
+async def _accept(svc: Services, principal: Principal, inputs: list[EventInput]) -> list[str]:
+    ids = await ingest_events(svc.store, principal.tenant_id, inputs, utcnow())
+    svc.work_available.set()
+    return ids
+
+
+@router.post("/api/v1/events", status_code=202, response_model=EventAccepted)
+async def post_event(
+    body: EventIn, principal: Principal = Depends(limited), svc: Services = Depends(services)
+) -> Json:
+    ids = await _accept(svc, principal, [body.as_input()])
+    return Json({"id": ids[0]}, status_code=202)
+
+
+@router.post("/api/v1/events/batch", status_code=202, response_model=EventBatchAccepted)
+async def post_events(
+    body: EventBatchIn, principal: Principal = Depends(limited), svc: Services = Depends(services)
+) -> Json:
+    ids = await _accept(svc, principal, [item.as_input() for item in body.events])
+    return Json({"ids": ids}, status_code=202)
+
+
+@router.get("/api/v1/events/{event_id}", response_model=EventOut, responses=NOT_FOUND)
+async def get_event(
+    event_id: Annotated[str, Path(max_length=100)],
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    event = await svc.store.get_event(tenant_id=principal.tenant_id, event_id=event_id)
+    return Json(
+        {
+            "id": event.id,
+            "type": event.type,
+            "trackingId": event.tracking_id,
+            "data": orjson.loads(event.data),
+            "idempotency_key": event.idempotency_key,
+            "created_at": iso(event.created_at),
+            "deliveries": [delivery_out(delivery) for delivery in event.deliveries],
+        }
+    )

@@ -1,0 +1,58 @@
+"""Per-tenant request limits (Bring: 50 concurrent requests per user, 10 on the test endpoint).
+
+Limits are kept in the memory of each api process: with several api
+processes, each enforces them separately (see the README).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from waypost.errors import RateLimited
+
+TOO_MANY = "Try again a bit later, or decrease amount of requests"
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+@dataclass
+class Limiter:
+    """A token bucket per tenant plus a cap on concurrent requests per caller."""
+
+    rate: float
+    burst: int
+    max_concurrent: int
+    max_concurrent_tests: int
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    _active: defaultdict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+    def take_token(self, tenant_id: str) -> None:
+        now = time.monotonic()
+        bucket = self._buckets.get(tenant_id)
+        if bucket is None:
+            bucket = self._buckets[tenant_id] = _Bucket(tokens=float(self.burst), updated=now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if bucket.tokens < 1:
+            raise RateLimited(TOO_MANY, retry_after=math.ceil((1 - bucket.tokens) / self.rate))
+        bucket.tokens -= 1
+
+    def enter(self, caller: str, kind: str) -> None:
+        """Count one more request in flight for ``caller``; 429 when over its cap."""
+        cap = self.max_concurrent_tests if kind == "test" else self.max_concurrent
+        if self._active[(caller, kind)] >= cap:
+            raise RateLimited(TOO_MANY, retry_after=1)
+        self._active[(caller, kind)] += 1
+
+    def leave(self, caller: str, kind: str) -> None:
+        key = (caller, kind)
+        self._active[key] -= 1
+        if self._active[key] <= 0:
+            del self._active[key]

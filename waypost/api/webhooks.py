@@ -1,0 +1,342 @@
+"""Webhook subscriptions: Bring's Event Cast API, plus waypost's own fields."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from waypost.api.deps import Services, caller_key, limited, services, utcnow
+from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
+from waypost.api.responses import Json
+from waypost.delivery.outbound import send_test_push
+from waypost.delivery.targets import check_target_url
+from waypost.domain import subscriptions as rules
+from waypost.domain.eventcast import format_time
+from waypost.domain.payload import parse_fields
+from waypost.domain.routing import parse_filters
+from waypost.domain.signing import generate_secret
+from waypost.errors import ValidationFailed
+from waypost.store.models import Header, Principal, Subscription, SubscriptionSpec
+
+router = APIRouter(tags=["webhooks"], responses=COMMON_ERRORS)
+
+MAX_LIST = 150_000
+DEFAULT_LIST = 10_000
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class HeaderIn(BaseModel):
+    model_config = _STRICT
+    key: str = Field(min_length=1, pattern=r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+    value: str = Field(description="Write-only: never returned by any response")
+
+
+class ConfigurationIn(BaseModel):
+    model_config = _STRICT
+    url: str = Field(min_length=1, max_length=rules.MAX_URL)
+    content_type: str | None = Field(default=None, min_length=1, max_length=rules.MAX_CONTENT_TYPE)
+    headers: list[HeaderIn] = Field(default_factory=list)
+
+
+class _SubscriptionFields(BaseModel):
+    """Fields shared by the single and the batch create."""
+
+    model_config = _STRICT
+    configuration: ConfigurationIn
+    event_groups: list[str] | None = Field(default=None, description="Event Cast/Bringg groups")
+    event_types: list[str] | None = Field(default=None, description="Event type names")
+    filters: list[dict[str, Any]] | None = Field(
+        default=None, description="Conditions that must all hold: {field, op, value}"
+    )
+    fields: list[str] | None = Field(
+        default=None, description="Payload fields to send; null for the type's default data"
+    )
+    auth_method_id: str | None = None
+    success_codes: Literal["200", "2xx"] = "200"
+    retry_delays: list[float] | None = Field(
+        default=None, description="Seconds before each retry; default WAYPOST_RETRY_DELAYS"
+    )
+    require_ack: bool = False
+
+
+class WebhookCreate(_SubscriptionFields):
+    trackingId: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=250,
+        description="Parcel or shipment number; omit to receive every entity's events",
+    )
+
+
+class WebhookBatchCreate(_SubscriptionFields):
+    trackingIds: list[Annotated[str, Field(min_length=1, max_length=250)]] = Field(
+        min_length=1, max_length=rules.MAX_TRACKING_IDS
+    )
+
+
+class HeaderOut(BaseModel):
+    key: str
+
+
+class ConfigurationOut(BaseModel):
+    url: str
+    content_type: str
+    headers: list[HeaderOut]
+
+
+class WebhookOut(BaseModel):
+    id: str = Field(max_length=36)
+    authenticator: str = Field(max_length=40)
+    configuration: ConfigurationOut
+    trackingId: str | None
+    event_groups: list[str]
+    event_types: list[str]
+    filters: list[dict[str, Any]]
+    fields: list[str] | None
+    auth_method_id: str | None
+    success_codes: str
+    retry_delays: list[float] | None
+    require_ack: bool
+    created: str = Field(description="yyyy-MM-dd'T'HH:mm:ssZ, UTC")
+    expiry: str | None = Field(description="yyyy-MM-dd'T'HH:mm:ssZ, UTC; null: no expiry")
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Signing secret (whsec_...); shown only in this response")
+
+
+def webhook_out(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "id": subscription.id,
+        "authenticator": subscription.authenticator,
+        "configuration": {
+            "url": subscription.url,
+            "content_type": subscription.content_type,
+            "headers": [{"key": key} for key in subscription.header_keys],
+        },
+        "trackingId": subscription.tracking_id,
+        "event_groups": list(subscription.event_groups),
+        "event_types": list(subscription.event_types),
+        "filters": list(subscription.filters),
+        "fields": list(subscription.fields) if subscription.fields is not None else None,
+        "auth_method_id": subscription.auth_method_id,
+        "success_codes": subscription.success_codes,
+        "retry_delays": (
+            list(subscription.retry_delays) if subscription.retry_delays is not None else None
+        ),
+        "require_ack": subscription.require_ack,
+        "created": format_time(subscription.created_at),
+        "expiry": format_time(subscription.expires_at) if subscription.expires_at else None,
+    }
+
+
+def _specs(
+    body: _SubscriptionFields, tracking_ids: list[str | None], svc: Services, now: datetime
+) -> list[SubscriptionSpec]:
+    """Validate once, then one spec per tracking id; any error rejects the whole request."""
+    configuration = body.configuration
+    check_target_url(configuration.url, allow_private=svc.settings.allow_private_targets)
+    pairs = [(header.key, header.value) for header in configuration.headers]
+    rules.check_headers(pairs)
+    groups = rules.check_event_groups(body.event_groups or [])
+    types = rules.check_event_types(body.event_types or [])
+    if not groups and not types:
+        raise ValidationFailed("event_groups: at least one event group (or event type) is required")
+    filters = parse_filters(body.filters or [])
+    fields = parse_fields(body.fields) if body.fields is not None else None
+    delays = rules.check_retry_delays(body.retry_delays) if body.retry_delays is not None else None
+    lifetime = timedelta(days=svc.settings.subscription_lifetime_days)
+    return [
+        SubscriptionSpec(
+            tracking_id=tracking_id,
+            url=configuration.url,
+            content_type=configuration.content_type or "application/json",
+            headers=tuple(Header(key=key, value=value) for key, value in pairs),
+            event_groups=groups,
+            event_types=types,
+            filters=tuple({"field": c.field, "op": str(c.op), "value": c.value} for c in filters),
+            fields=fields,
+            auth_method_id=body.auth_method_id,
+            success_codes=body.success_codes,
+            retry_delays=delays,
+            require_ack=body.require_ack,
+            secret=generate_secret(),
+            expires_at=now + lifetime if tracking_id is not None else None,
+        )
+        for tracking_id in tracking_ids
+    ]
+
+
+def _created(subscription: Subscription, spec: SubscriptionSpec) -> dict[str, Any]:
+    return {**webhook_out(subscription), "secret": spec.secret}
+
+
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: _doc("Webhook of similar subscription already exists")
+}
+
+
+@router.post(
+    "/api/v1/webhooks",
+    status_code=201,
+    response_model=WebhookCreated,
+    responses=CONFLICT,
+    summary="Register a webhook subscription for a parcel or shipment",
+)
+async def create_webhook(
+    body: WebhookCreate,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    now = utcnow()
+    specs = _specs(body, [body.trackingId], svc, now)
+    created = await svc.store.create_subscriptions(
+        tenant_id=principal.tenant_id,
+        authenticator=principal.credential_id,
+        specs=specs,
+        now=now,
+    )
+    return Json(_created(created[0], specs[0]), status_code=201)
+
+
+@router.post(
+    "/batch/api/v1/webhooks",
+    status_code=201,
+    response_model=list[WebhookCreated],
+    responses=CONFLICT,
+    summary="Register one subscription per tracking id (at most 100), all or nothing",
+)
+async def create_webhooks_batch(
+    body: WebhookBatchCreate,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    now = utcnow()
+    specs = _specs(body, list(dict.fromkeys(body.trackingIds)), svc, now)
+    created = await svc.store.create_subscriptions(
+        tenant_id=principal.tenant_id,
+        authenticator=principal.credential_id,
+        specs=specs,
+        now=now,
+    )
+    return Json(
+        [_created(sub, spec) for sub, spec in zip(created, specs, strict=True)], status_code=201
+    )
+
+
+def _parse_limit(limit: str | None) -> int:
+    if limit is None:
+        return DEFAULT_LIST
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIST:
+        raise ValidationFailed(f"limit: must be a whole number from 1 to {MAX_LIST}")
+    return int(limit)
+
+
+@router.get(
+    "/api/v1/webhooks",
+    response_model=list[WebhookOut],
+    summary="Active subscriptions, newest first (a bare JSON array, as Event Cast answers)",
+)
+async def list_webhooks(
+    limit: str | None = Query(
+        default=None, description=f"At most {MAX_LIST}; default {DEFAULT_LIST}"
+    ),
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> StreamingResponse:
+    count = _parse_limit(limit)
+    rows = svc.store.iter_subscriptions(tenant_id=principal.tenant_id, limit=count, now=utcnow())
+
+    async def body() -> AsyncIterator[bytes]:
+        # Streamed in chunks of rows, so 150,000 subscriptions never sit in memory at once.
+        separator = b"["
+        chunk: list[bytes] = []
+        async for subscription in rows:
+            chunk.append(separator + orjson.dumps(webhook_out(subscription)))
+            separator = b","
+            if len(chunk) >= 500:
+                yield b"".join(chunk)
+                chunk.clear()
+        chunk.append(b"]" if separator == b"," else b"[]")
+        yield b"".join(chunk)
+
+    return StreamingResponse(body(), media_type="application/json")
+
+
+WebhookId = Annotated[str, Path(description="The subscription id", max_length=100)]
+
+
+@router.get("/api/v1/webhooks/{webhook_id}", response_model=WebhookOut, responses=NOT_FOUND)
+async def get_webhook(
+    webhook_id: WebhookId,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    subscription = await svc.store.get_subscription(
+        tenant_id=principal.tenant_id, subscription_id=webhook_id, now=utcnow()
+    )
+    return Json(webhook_out(subscription))
+
+
+@router.delete(
+    "/api/v1/webhooks/{webhook_id}",
+    status_code=204,
+    responses={
+        **NOT_FOUND,
+        200: {"model": WebhookOut, "description": "Deleted; the webhook (includeWebhook=true)"},
+        204: {"description": "Webhook unregistered and removed"},
+    },
+)
+async def delete_webhook(
+    webhook_id: WebhookId,
+    includeWebhook: bool = Query(default=False),
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Response:
+    subscription = await svc.store.delete_subscription(
+        tenant_id=principal.tenant_id, subscription_id=webhook_id, now=utcnow()
+    )
+    if includeWebhook:
+        return Json(webhook_out(subscription))
+    return Response(status_code=204)
+
+
+class Accepted(BaseModel):
+    message: str
+
+
+@router.post(
+    "/api/v1/webhooks/{webhook_id}/test",
+    status_code=202,
+    response_model=Accepted,
+    responses=NOT_FOUND,
+    summary="Send one dummy request to the subscription's URL, with no retry",
+)
+async def test_webhook(
+    webhook_id: WebhookId,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    now = utcnow()
+    target = await svc.store.send_target(
+        tenant_id=principal.tenant_id, subscription_id=webhook_id, now=now
+    )
+    caller = caller_key(principal)
+    svc.limiter.enter(caller, "test")
+
+    async def push() -> None:
+        try:
+            await send_test_push(svc.sender, target, now)
+        finally:
+            svc.limiter.leave(caller, "test")
+
+    svc.spawn(push())
+    return Json(
+        {"message": "a dummy request will be sent to the registered webhook"}, status_code=202
+    )

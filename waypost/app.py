@@ -1,0 +1,112 @@
+"""The ASGI app factory and the lifespan that opens and closes each process's resources."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import waypost
+from waypost.api import catalog, deliveries, events, webhooks
+from waypost.api.deps import Services
+from waypost.api.errors import install_error_handlers
+from waypost.api.limits import Limiter
+from waypost.config import Settings
+from waypost.delivery.dispatcher import Dispatcher
+from waypost.delivery.sender import Sender
+from waypost.store import open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Roles:
+    """Which background roles run beside the HTTP API in this process."""
+
+    dispatcher: bool = False
+    migrate: bool = True
+
+
+class RequestIdMiddleware:
+    """Gives every request an id: in ``X-Request-Id`` and in error bodies' ``uuid``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
+    """Build the waypost app for ``settings``; resources open in the lifespan."""
+    roles = roles or Roles()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await open_store(settings, run_migrations=roles.migrate)
+        sender = Sender.from_settings(settings)
+        await sender.start()
+        limiter = Limiter(
+            rate=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+            max_concurrent=settings.max_concurrent_requests,
+            max_concurrent_tests=settings.max_concurrent_tests,
+        )
+        svc = Services(settings=settings, store=store, sender=sender, limiter=limiter)
+        app.state.services = svc
+        stop = asyncio.Event()
+        dispatching = None
+        if roles.dispatcher:
+            dispatcher = Dispatcher(store, sender, settings, wakeup=svc.work_available)
+            dispatching = asyncio.create_task(dispatcher.run(stop))
+        log.info("api_started database=%s dispatcher=%s", store.dialect, roles.dispatcher)
+        try:
+            yield
+        finally:
+            # SIGTERM reaches here through uvicorn: stop claiming, finish what is in flight.
+            stop.set()
+            if dispatching is not None:
+                await dispatching
+            await svc.drain()
+            await sender.close()
+            await store.close()
+
+    app = FastAPI(
+        title="waypost",
+        version=waypost.__version__,
+        description=(
+            "Self-hosted webhook delivery for logistics platforms. Every call authenticates "
+            "with `Authorization: Bearer <api key>` (or Bring's `X-Mybring-API-Uid` + "
+            "`X-Mybring-API-Key`). Errors are `{uuid, status, reason}`."
+        ),
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness: answers 200 once the app is serving")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(webhooks.router)
+    app.include_router(events.router)
+    app.include_router(deliveries.router)
+    app.include_router(catalog.router)
+    app.add_middleware(RequestIdMiddleware)
+    return app

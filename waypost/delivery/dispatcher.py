@@ -1,0 +1,296 @@
+"""The dispatcher: claims due deliveries under a lease, sends them, records every attempt.
+
+One loop claims batches (never more than there is free concurrency), one task
+per delivery sends it through the shared ``Sender``, and one recorder task
+writes results in batches, so the database sees a few large transactions
+rather than one per delivery. A dispatcher that dies loses nothing: what it
+had claimed becomes due again when the lease ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from waypost.config import Settings
+from waypost.delivery.outbound import build_request
+from waypost.delivery.sender import FailureKind, OutboundRequest, Sender, SendResult
+from waypost.domain import eventcast
+from waypost.domain.ack import Acknowledgement, needs_ack, parse_ack
+from waypost.domain.fanout import event_group
+from waypost.domain.retry import (
+    Outcome,
+    OutcomeKind,
+    RetryPolicy,
+    Verdict,
+    classify_response,
+)
+from waypost.errors import ConfigurationError, WaypostError
+from waypost.store import Store
+from waypost.store.models import AttemptRecord, ClaimedDelivery, DeliveryStatus, SendTarget
+
+log = logging.getLogger(__name__)
+
+_FAILURE_OUTCOMES = {
+    FailureKind.TIMEOUT: OutcomeKind.TIMEOUT,
+    FailureKind.CONNECTION_ERROR: OutcomeKind.CONNECTION_ERROR,
+    FailureKind.TLS_ERROR: OutcomeKind.TLS_ERROR,
+    FailureKind.REFUSED_TARGET: OutcomeKind.REFUSED_TARGET,
+}
+_VERDICT_STATUS = {
+    Verdict.DELIVERED: DeliveryStatus.DELIVERED,
+    Verdict.RETRY: DeliveryStatus.PENDING,
+    Verdict.FAILED: DeliveryStatus.FAILED,
+}
+# A subscription's settings are re-read this often, so a rotation or an edit made
+# through another process takes effect within this many seconds.
+_TARGET_TTL = 5.0
+ENDED = "subscription ended or expired before delivery"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Target:
+    send: SendTarget
+    policy: RetryPolicy
+
+
+class Dispatcher:
+    """Sends due deliveries until ``stop`` is set; any number may share one database."""
+
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        settings: Settings,
+        *,
+        wakeup: asyncio.Event | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        if settings.lease_seconds <= max(settings.request_timeout, settings.ack_timeout):
+            raise ConfigurationError(
+                "WAYPOST_LEASE_SECONDS must exceed WAYPOST_REQUEST_TIMEOUT and "
+                "WAYPOST_ACK_TIMEOUT, or a slow send could be sent twice"
+            )
+        self._store = store
+        self._sender = sender
+        self._settings = settings
+        self._wakeup = wakeup or asyncio.Event()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._targets: dict[str, tuple[float, _Target | None]] = {}
+        self._results: asyncio.Queue[AttemptRecord] = asyncio.Queue()
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and send until ``stop`` is set, then finish in-flight sends and record them."""
+        recorder = asyncio.create_task(self._record_forever())
+        log.info("dispatcher_started owner=%s", self.owner)
+        try:
+            while not stop.is_set():
+                try:
+                    claimed = await self._claim_once()
+                except WaypostError as exc:
+                    log.error("claim_failed owner=%s reason=%s", self.owner, exc.reason)
+                    claimed = 0
+                if claimed == 0:
+                    await self._idle(stop)
+            if self._inflight:
+                await asyncio.wait(self._inflight)
+            await self._results.join()
+        finally:
+            recorder.cancel()
+            log.info("dispatcher_stopped owner=%s", self.owner)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Sleep until new work is signalled, a send finishes, or the poll interval passes."""
+        self._wakeup.clear()
+        signals = [asyncio.ensure_future(self._wakeup.wait()), asyncio.ensure_future(stop.wait())]
+        waiters: list[asyncio.Future[Any]] = [*signals]
+        if self._capacity() == 0:
+            waiters.extend(self._inflight)
+        await asyncio.wait(
+            waiters, timeout=self._settings.poll_interval, return_when=asyncio.FIRST_COMPLETED
+        )
+        for signal in signals:
+            signal.cancel()
+
+    def _capacity(self) -> int:
+        return max(0, self._settings.dispatch_concurrency - len(self._inflight))
+
+    async def _claim_once(self) -> int:
+        capacity = self._capacity()
+        if capacity == 0:
+            return 0
+        now = self._clock()
+        claimed = await self._store.claim_due(
+            owner=self.owner,
+            limit=min(capacity, self._settings.dispatch_batch_size),
+            now=now,
+            lease_until=now + timedelta(seconds=self._settings.lease_seconds),
+        )
+        if not claimed:
+            return 0
+        targets = await self._load_targets({delivery.webhook_id for delivery in claimed}, now)
+        ended = []
+        for delivery in claimed:
+            target = targets.get(delivery.webhook_id)
+            if target is None:
+                ended.append(delivery.id)
+                continue
+            task = asyncio.create_task(self._deliver(delivery, target))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        if ended:
+            await self._store.cancel_deliveries(
+                owner=self.owner, delivery_ids=ended, reason=ENDED, now=now
+            )
+        return len(claimed)
+
+    async def _load_targets(self, webhook_ids: set[str], now: datetime) -> dict[str, _Target]:
+        """Subscriptions with decrypted secrets, cached briefly: decrypting per send is costly."""
+        clock = time.monotonic()
+        missing = [
+            webhook_id
+            for webhook_id in webhook_ids
+            if webhook_id not in self._targets or self._targets[webhook_id][0] < clock
+        ]
+        if missing:
+            found = await self._store.send_targets(subscription_ids=missing, now=now)
+            for webhook_id in missing:
+                send = found.get(webhook_id)
+                target = _Target(send=send, policy=self._policy(send)) if send else None
+                self._targets[webhook_id] = (clock + _TARGET_TTL, target)
+        result = {}
+        for webhook_id in webhook_ids:
+            target = self._targets[webhook_id][1]
+            if target is not None:
+                result[webhook_id] = target
+        return result
+
+    def _policy(self, target: SendTarget) -> RetryPolicy:
+        subscription = target.subscription
+        if subscription.retry_delays is not None:
+            return RetryPolicy(delays=subscription.retry_delays)
+        if subscription.tracking_id is not None:
+            return RetryPolicy(delays=self._settings.eventcast_retry_delays)
+        return RetryPolicy(delays=self._settings.retry_delays)
+
+    def _request(
+        self, delivery: ClaimedDelivery, target: SendTarget, now: datetime
+    ) -> OutboundRequest:
+        payload = delivery.payload
+        if target.subscription.tracking_id is not None:
+            payload = eventcast.with_pushed(payload, now)
+        request = build_request(target, payload.encode(), delivery.id, now)
+        if needs_ack(delivery.event_type, target.subscription.require_ack):
+            request = OutboundRequest(
+                url=request.url,
+                headers=request.headers,
+                body=request.body,
+                timeout=self._settings.ack_timeout,
+            )
+        return request
+
+    async def _deliver(self, delivery: ClaimedDelivery, target: _Target) -> None:
+        now = self._clock()
+        subscription = target.send.subscription
+        result = await self._sender.send(self._request(delivery, target.send, now))
+        outcome, ack = _outcome(result, delivery, target.send, now)
+        number = delivery.attempt_count + 1
+        decision = target.policy.decide(number, outcome, now, self._rng)
+        delivered = decision.verdict == Verdict.DELIVERED
+        self._results.put_nowait(
+            AttemptRecord(
+                delivery_id=delivery.id,
+                number=number,
+                started_at=result.started_at,
+                duration_ms=result.duration_ms,
+                status_code=result.status_code,
+                response_headers=result.response_headers,
+                response_excerpt=_excerpt(result.body, self._settings.response_excerpt_bytes),
+                error=result.error or decision.reason,
+                status=_VERDICT_STATUS[decision.verdict],
+                next_attempt_at=decision.next_attempt_at,
+                ack_delivery_id=ack.delivery_id if ack else None,
+                ack_error_message=outcome.reason
+                if outcome.kind == OutcomeKind.ACK_REJECTED
+                else None,
+                ends_subscription=(
+                    delivered
+                    and subscription.tracking_id is not None
+                    and event_group(delivery.event_type) == eventcast.TERMINAL_GROUP
+                ),
+            )
+        )
+
+    async def _record_forever(self) -> None:
+        """Write results in batches: whatever accumulated while the last write ran."""
+        while True:
+            batch = [await self._results.get()]
+            while len(batch) < self._settings.dispatch_batch_size and not self._results.empty():
+                batch.append(self._results.get_nowait())
+            await self._record(batch)
+            for _ in batch:
+                self._results.task_done()
+
+    async def _record(self, batch: Sequence[AttemptRecord]) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self._store.record_attempts(owner=self.owner, records=batch)
+                return
+            except WaypostError as exc:
+                # Keep the results and try again: the lease keeps others off these deliveries.
+                log.error("record_failed count=%d reason=%s", len(batch), exc.reason)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+def _outcome(
+    result: SendResult, delivery: ClaimedDelivery, target: SendTarget, now: datetime
+) -> tuple[Outcome, Acknowledgement | None]:
+    if result.failure is not None:
+        return Outcome(kind=_FAILURE_OUTCOMES[result.failure], reason=result.error), None
+    assert result.status_code is not None
+    outcome = classify_response(
+        result.status_code,
+        target.subscription.success_codes,
+        _header(result.response_headers, "retry-after"),
+        now,
+    )
+    if outcome.kind != OutcomeKind.SUCCESS or not needs_ack(
+        delivery.event_type, target.subscription.require_ack
+    ):
+        return outcome, None
+    parsed = parse_ack(result.body)
+    if parsed.accepted is None:
+        return Outcome(
+            kind=OutcomeKind.ACK_REJECTED, status_code=result.status_code, reason=parsed.rejection
+        ), None
+    return outcome, parsed.accepted
+
+
+def _excerpt(body: bytes, limit: int) -> str:
+    return body[:limit].decode("utf-8", errors="replace")
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None

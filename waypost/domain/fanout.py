@@ -1,0 +1,98 @@
+"""Fan-out planning: which candidate subscriptions get an event, and the body each gets.
+
+Pure: the store supplies the candidates (found through the routing index),
+this module applies each one's filters and field selection. Compiled filters
+and selections are cached by their stored text, so each is compiled once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from waypost.domain import eventcast
+from waypost.domain.catalog import EVENT_TYPES
+from waypost.domain.payload import Selection, compile_selection
+from waypost.domain.routing import CompiledFilter, compile_filters, parse_filters
+from waypost.domain.values import Candidate, NewDelivery
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncomingEvent:
+    id: str
+    type: str
+    tracking_id: str | None
+    data: Mapping[str, Any]
+    created_at: datetime
+
+
+def event_group(event_type: str) -> str:
+    return EVENT_TYPES[event_type].group
+
+
+def topics_of(event_type: str) -> tuple[str, str]:
+    """A subscription receives an event if it names the event's type or the type's group."""
+    return event_type, event_group(event_type)
+
+
+@lru_cache(maxsize=65_536)
+def _compiled_filter(filters_text: str) -> CompiledFilter:
+    return compile_filters(parse_filters(orjson.loads(filters_text)))
+
+
+@lru_cache(maxsize=65_536)
+def _compiled_selection(fields: tuple[str, ...]) -> Selection:
+    return compile_selection(fields)
+
+
+def _receives(candidate: Candidate, event: IncomingEvent, topics: tuple[str, str]) -> bool:
+    if candidate.tracking_id is not None and candidate.tracking_id != event.tracking_id:
+        return False
+    if candidate.topics.isdisjoint(topics):
+        return False
+    if candidate.filters_text is None:
+        return True
+    return _compiled_filter(candidate.filters_text).matches(event.data)
+
+
+def _eventcast_body(event: IncomingEvent, group: str) -> str:
+    """Bring's callback without ``pushed``: that is the send time, added by the dispatcher."""
+    shipment, package = eventcast.shipment_and_package(event.tracking_id or "", event.data)
+    body = eventcast.callback_body(
+        group=group,
+        event_id=event.id,
+        shipment=shipment,
+        package=package,
+        created=event.created_at,
+        pushed=event.created_at,
+    )
+    del body["pushed"]
+    return orjson.dumps(body).decode()
+
+
+def plan(event: IncomingEvent, candidates: Sequence[Candidate]) -> tuple[NewDelivery, ...]:
+    """One delivery per candidate that receives ``event``, each with its own body."""
+    topics = topics_of(event.type)
+    plain: str | None = None
+    deliveries = []
+    for candidate in candidates:
+        if not _receives(candidate, event, topics):
+            continue
+        if candidate.tracking_id is not None:
+            payload = _eventcast_body(event, topics[1])
+        elif candidate.fields is not None:
+            payload = orjson.dumps(_compiled_selection(candidate.fields).apply(event.data)).decode()
+        else:
+            if plain is None:
+                plain = orjson.dumps(event.data).decode()
+            payload = plain
+        deliveries.append(
+            NewDelivery(id=str(uuid.uuid4()), webhook_id=candidate.id, payload=payload)
+        )
+    return tuple(deliveries)

@@ -1,0 +1,65 @@
+"""The one exception tree of waypost.
+
+Everything waypost raises on purpose derives from ``WaypostError``; driver and
+HTTP-library errors are wrapped where they enter (``raise ... from exc``). The
+API turns each class into Event Cast's error body ``{"uuid", "status",
+"reason"}`` with the class's ``status``.
+
+    WaypostError                 500
+    ├── ValidationFailed         400  bad input, the reason names the field
+    ├── AuthenticationFailed     401  missing, wrong or mismatched credential
+    ├── Forbidden                403  authenticated, but lacking a scope
+    ├── NotFound                 404  unknown id, or another tenant's
+    ├── Conflict                 409  duplicate subscription, object in use
+    ├── RateLimited              429  a tenant exceeded a limit
+    ├── ConfigurationError       500  bad settings (raised at start-up)
+    └── StoreError               500  the database failed
+"""
+
+from __future__ import annotations
+
+
+class WaypostError(Exception):
+    """Root of every error waypost raises on purpose."""
+
+    status: int = 500
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ValidationFailed(WaypostError):
+    status = 400
+
+
+class AuthenticationFailed(WaypostError):
+    status = 401
+
+
+class Forbidden(WaypostError):
+    status = 403
+
+
+class NotFound(WaypostError):
+    status = 404
+
+
+class Conflict(WaypostError):
+    status = 409
+
+
+class RateLimited(WaypostError):
+    status = 429
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class ConfigurationError(WaypostError):
+    status = 500
+
+
+class StoreError(WaypostError):
+    status = 500

@@ -1,0 +1,104 @@
+"""What every group of queries shares: engines, transactions, ids, JSON."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from waypost.crypto import SecretBox
+from waypost.errors import StoreError
+from waypost.store import schema as t
+from waypost.store.engine import Engines
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def valid_id(value: str) -> bool:
+    """Whether ``value`` can be an id at all; other strings are simply not found."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
+
+
+def _cause(exc: SQLAlchemyError) -> str:
+    """The driver's error class name: enough to diagnose, never a parameter value."""
+    return type(getattr(exc, "orig", None) or exc).__name__
+
+
+def active(now: datetime) -> sa.ColumnElement[bool]:
+    """A subscription that has neither ended nor expired."""
+    return sa.and_(
+        t.webhooks.c.ended_at.is_(None),
+        sa.or_(t.webhooks.c.expires_at.is_(None), t.webhooks.c.expires_at > now),
+    )
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class StoreCore:
+    """Connections and transactions; the query groups build on it."""
+
+    def __init__(self, engines: Engines, box: SecretBox) -> None:
+        self._engines = engines
+        self._box = box
+
+    @property
+    def dialect(self) -> str:
+        return self._engines.dialect
+
+    @property
+    def engines(self) -> Engines:
+        return self._engines
+
+    async def close(self) -> None:
+        await self._engines.dispose()
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction; driver errors leave as ``StoreError``."""
+        try:
+            async with self._engines.write.begin() as connection:
+                yield connection
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database write failed: {_cause(exc)}") from exc
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._engines.read.connect() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database read failed: {_cause(exc)}") from exc
+
+    async def _lock_subscription_keys(
+        self, connection: AsyncConnection, tenant_id: str, tracking_keys: Sequence[str], url: str
+    ) -> None:
+        """Serialise concurrent creates of one (tenant, tracking id, url); SQLite needs nothing."""
+
+    async def _end_subscriptions(
+        self, connection: AsyncConnection, subscription_ids: Sequence[str], now: datetime
+    ) -> None:
+        await connection.execute(
+            t.webhooks.update()
+            .where(t.webhooks.c.id.in_(subscription_ids), t.webhooks.c.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+        await connection.execute(
+            t.webhook_topics.delete().where(t.webhook_topics.c.webhook_id.in_(subscription_ids))
+        )

@@ -1,0 +1,353 @@
+"""Events, their deliveries and every attempt: the queue the dispatcher works from."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from waypost.domain.values import Candidate
+from waypost.errors import NotFound
+from waypost.store import schema as t
+from waypost.store.core import StoreCore, active, dumps, valid_id
+from waypost.store.models import (
+    AttemptRecord,
+    ClaimedDelivery,
+    DeliveryStatus,
+    DeliverySummary,
+    NewEvent,
+    StoredEvent,
+)
+
+d = t.deliveries
+
+_CLAIMED_COLUMNS = (
+    d.c.id,
+    d.c.tenant_id,
+    d.c.event_id,
+    d.c.webhook_id,
+    d.c.event_type,
+    d.c.tracking_id,
+    d.c.attempt_count,
+    d.c.payload,
+    d.c.created_at,
+)
+
+
+class DeliveryQueries(StoreCore):
+    async def route_candidates(
+        self,
+        *,
+        tenant_id: str,
+        topics: Collection[str],
+        tracking_keys: Collection[str],
+        now: datetime,
+    ) -> list[Candidate]:
+        """Active subscriptions of the tenant on any of ``topics`` and ``tracking_keys``.
+
+        One range scan of the (tenant, topic, tracking key) index: the cost follows the
+        number of matches, not the number of subscriptions.
+        """
+        topic = t.webhook_topics
+        query = (
+            sa.select(
+                topic.c.webhook_id,
+                topic.c.topic,
+                t.webhooks.c.tracking_id,
+                t.webhooks.c.filters,
+                t.webhooks.c.fields,
+            )
+            .join(t.webhooks, t.webhooks.c.id == topic.c.webhook_id)
+            .where(
+                topic.c.tenant_id == tenant_id,
+                topic.c.topic.in_(list(topics)),
+                topic.c.tracking_key.in_(list(tracking_keys)),
+                active(now),
+            )
+        )
+        grouped: dict[str, list[Any]] = defaultdict(list)
+        async with self._read() as connection:
+            for row in await connection.execute(query):
+                grouped[row.webhook_id].append(row)
+        return [_candidate(rows) for rows in grouped.values()]
+
+    async def ingest(
+        self, *, tenant_id: str, events: Sequence[NewEvent], now: datetime
+    ) -> list[str]:
+        """Store events with their deliveries in one transaction; returns the event ids in
+        order, the original id where an idempotency key was seen before."""
+        try:
+            return await self._ingest_once(tenant_id, events, now)
+        except IntegrityError:
+            # A concurrent request stored the same idempotency key first: this time the
+            # lookup finds it.
+            return await self._ingest_once(tenant_id, events, now)
+
+    async def _ingest_once(
+        self, tenant_id: str, events: Sequence[NewEvent], now: datetime
+    ) -> list[str]:
+        async with self._write() as connection:
+            known = await self._known_keys(connection, tenant_id, events)
+            ids: list[str] = []
+            event_rows: list[dict[str, Any]] = []
+            delivery_rows: list[dict[str, Any]] = []
+            for event in events:
+                key = event.idempotency_key
+                if key is not None and key in known:
+                    ids.append(known[key])
+                    continue
+                if key is not None:
+                    known[key] = event.id
+                ids.append(event.id)
+                event_rows.append(_event_row(tenant_id, event, now))
+                delivery_rows.extend(_delivery_rows(tenant_id, event, now))
+            if event_rows:
+                await connection.execute(t.events.insert(), event_rows)
+            if delivery_rows:
+                await connection.execute(d.insert(), delivery_rows)
+        return ids
+
+    async def _known_keys(
+        self, connection: AsyncConnection, tenant_id: str, events: Sequence[NewEvent]
+    ) -> dict[str, str]:
+        keys = [event.idempotency_key for event in events if event.idempotency_key is not None]
+        if not keys:
+            return {}
+        rows = await connection.execute(
+            sa.select(t.events.c.idempotency_key, t.events.c.id).where(
+                t.events.c.tenant_id == tenant_id, t.events.c.idempotency_key.in_(keys)
+            )
+        )
+        return {row.idempotency_key: row.id for row in rows}
+
+    def _due_select(self, limit: int, now: datetime) -> sa.Select[tuple[str]]:
+        """Due pending deliveries, oldest due first, through the partial ``ix_deliveries_due``."""
+        return (
+            sa.select(d.c.id)
+            .where(d.c.status == DeliveryStatus.PENDING, d.c.next_attempt_at <= now)
+            .order_by(d.c.next_attempt_at)
+            .limit(limit)
+        )
+
+    def _due_ids(self, limit: int, now: datetime) -> sa.ScalarSelect[Any]:
+        # SQLite: the claim is one UPDATE in a write transaction, which SQLite serialises.
+        return self._due_select(limit, now).scalar_subquery()
+
+    async def claim_due(
+        self, *, owner: str, limit: int, now: datetime, lease_until: datetime
+    ) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` due deliveries to ``owner`` until ``lease_until``.
+
+        A leased delivery is not due again before the lease ends, so no other
+        dispatcher sends it meanwhile; if its owner dies, it simply becomes due again.
+        """
+        statement = (
+            d.update()
+            .where(d.c.id.in_(self._due_ids(limit, now)))
+            .values(next_attempt_at=lease_until, lease_owner=owner)
+            .returning(*_CLAIMED_COLUMNS)
+        )
+        async with self._write() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [_claimed(row) for row in rows]
+
+    async def record_attempts(self, *, owner: str, records: Sequence[AttemptRecord]) -> None:
+        """Write a batch of attempts and their deliveries' new state in one transaction.
+
+        Every attempt is kept (the request was sent); a delivery's state only changes
+        while ``owner`` still holds its lease.
+        """
+        if not records:
+            return
+        attempt_rows = [_attempt_row(record) for record in records]
+        updates = [_delivery_update(owner, record) for record in records]
+        ended = [record.delivery_id for record in records if record.ends_subscription]
+        async with self._write() as connection:
+            await connection.execute(t.attempts.insert(), attempt_rows)
+            await connection.execute(_UPDATE_DELIVERY, updates)
+            if ended:
+                webhook_ids = (
+                    await connection.execute(
+                        sa.select(d.c.webhook_id).where(d.c.id.in_(ended)).distinct()
+                    )
+                ).scalars()
+                await self._end_subscriptions(connection, list(webhook_ids), records[0].started_at)
+
+    async def get_event(self, *, tenant_id: str, event_id: str) -> StoredEvent:
+        if not valid_id(event_id):
+            raise NotFound(f"event {event_id} not found")
+        async with self._read() as connection:
+            row = (
+                await connection.execute(
+                    sa.select(t.events).where(
+                        t.events.c.id == event_id, t.events.c.tenant_id == tenant_id
+                    )
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"event {event_id} not found")
+            deliveries = await connection.execute(
+                sa.select(*SUMMARY_COLUMNS)
+                .where(d.c.event_id == event_id, d.c.tenant_id == tenant_id)
+                .order_by(d.c.created_at, d.c.id)
+            )
+            return StoredEvent(
+                id=row.id,
+                type=row.type,
+                tracking_id=row.tracking_id,
+                data=row.data,
+                idempotency_key=row.idempotency_key,
+                created_at=row.created_at,
+                deliveries=tuple(summary(delivery) for delivery in deliveries),
+            )
+
+    async def cancel_deliveries(
+        self, *, owner: str, delivery_ids: Sequence[str], reason: str, now: datetime
+    ) -> None:
+        """Cancel leased deliveries whose subscription has ended or expired."""
+        if not delivery_ids:
+            return
+        async with self._write() as connection:
+            await connection.execute(
+                d.update()
+                .where(d.c.id.in_(delivery_ids), d.c.lease_owner == owner)
+                .values(
+                    status=DeliveryStatus.CANCELLED,
+                    finished_at=now,
+                    last_error=reason,
+                    lease_owner=None,
+                )
+            )
+
+
+SUMMARY_COLUMNS = tuple(
+    column for column in d.c if column.name not in {"payload", "tenant_id", "lease_owner"}
+)
+
+
+def summary(row: Any) -> DeliverySummary:
+    status = DeliveryStatus(row.status)
+    return DeliverySummary(
+        id=row.id,
+        event_id=row.event_id,
+        webhook_id=row.webhook_id,
+        event_type=row.event_type,
+        tracking_id=row.tracking_id,
+        status=status,
+        attempt_count=row.attempt_count,
+        next_attempt_at=row.next_attempt_at if status == DeliveryStatus.PENDING else None,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        ack_delivery_id=row.ack_delivery_id,
+        ack_error_message=row.ack_error_message,
+    )
+
+
+_UPDATE_DELIVERY = (
+    d.update()
+    .where(d.c.id == sa.bindparam("b_id"), d.c.lease_owner == sa.bindparam("b_owner"))
+    .values(
+        status=sa.bindparam("b_status"),
+        attempt_count=d.c.attempt_count + 1,
+        next_attempt_at=sa.bindparam("b_next"),
+        finished_at=sa.bindparam("b_finished"),
+        last_status_code=sa.bindparam("b_code"),
+        last_error=sa.bindparam("b_error"),
+        ack_delivery_id=sa.bindparam("b_ack_id"),
+        ack_error_message=sa.bindparam("b_ack_error"),
+        lease_owner=None,
+    )
+)
+
+
+def _delivery_update(owner: str, record: AttemptRecord) -> dict[str, Any]:
+    pending = record.status == DeliveryStatus.PENDING
+    return {
+        "b_id": record.delivery_id,
+        "b_owner": owner,
+        "b_status": record.status,
+        "b_next": record.next_attempt_at if pending else record.started_at,
+        "b_finished": None if pending else record.started_at,
+        "b_code": record.status_code,
+        "b_error": record.error,
+        "b_ack_id": record.ack_delivery_id,
+        "b_ack_error": record.ack_error_message,
+    }
+
+
+def _attempt_row(record: AttemptRecord) -> dict[str, Any]:
+    return {
+        "delivery_id": record.delivery_id,
+        "number": record.number,
+        "started_at": record.started_at,
+        "duration_ms": record.duration_ms,
+        "status_code": record.status_code,
+        "response_headers": dumps(record.response_headers),
+        "response_excerpt": record.response_excerpt,
+        "error": record.error,
+    }
+
+
+def _event_row(tenant_id: str, event: NewEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "tenant_id": tenant_id,
+        "type": event.type,
+        "tracking_id": event.tracking_id,
+        "data": event.data,
+        "idempotency_key": event.idempotency_key,
+        "created_at": now,
+    }
+
+
+def _delivery_rows(tenant_id: str, event: NewEvent, now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": delivery.id,
+            "tenant_id": tenant_id,
+            "event_id": event.id,
+            "webhook_id": delivery.webhook_id,
+            "event_type": event.type,
+            "tracking_id": event.tracking_id,
+            "status": DeliveryStatus.PENDING,
+            "attempt_count": 0,
+            "next_attempt_at": now,
+            "payload": delivery.payload,
+            "created_at": now,
+        }
+        for delivery in event.deliveries
+    ]
+
+
+def _candidate(rows: list[Any]) -> Candidate:
+    first = rows[0]
+    return Candidate(
+        id=first.webhook_id,
+        tracking_id=first.tracking_id,
+        topics=frozenset(row.topic for row in rows),
+        filters=tuple(orjson.loads(first.filters)) if first.filters else (),
+        fields=tuple(orjson.loads(first.fields)) if first.fields is not None else None,
+        filters_text=first.filters,
+    )
+
+
+def _claimed(row: Any) -> ClaimedDelivery:
+    return ClaimedDelivery(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        event_id=row.event_id,
+        webhook_id=row.webhook_id,
+        event_type=row.event_type,
+        tracking_id=row.tracking_id,
+        attempt_count=row.attempt_count,
+        payload=row.payload,
+        created_at=row.created_at,
+    )

@@ -1,0 +1,198 @@
+"""Typed values the store hands out; rows become models here and nowhere else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from waypost.domain.values import NewDelivery
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tenant:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class User:
+    id: str
+    tenant_id: str
+    email: str
+    password_hash: str
+    is_admin: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiKey:
+    id: str
+    tenant_id: str
+    user_id: str | None
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Principal:
+    """Who is calling: the tenant, and the credential (its id is the Event Cast authenticator)."""
+
+    tenant_id: str
+    credential_id: str
+    user_id: str | None
+    scopes: frozenset[str] | None = None
+    """``None`` means full access (API keys); OAuth clients carry explicit scopes."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Header:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubscriptionSpec:
+    """A validated request for a new subscription (one per tracking id in a batch)."""
+
+    tracking_id: str | None
+    url: str
+    content_type: str
+    headers: tuple[Header, ...]
+    event_groups: tuple[str, ...]
+    event_types: tuple[str, ...]
+    filters: tuple[dict[str, Any], ...] = ()
+    fields: tuple[str, ...] | None = None
+    auth_method_id: str | None = None
+    success_codes: str = "200"
+    retry_delays: tuple[float, ...] | None = None
+    require_ack: bool = False
+    secret: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subscription:
+    """A webhook subscription as the API shows it: no secret values in here."""
+
+    id: str
+    tenant_id: str
+    authenticator: str
+    tracking_id: str | None
+    url: str
+    content_type: str
+    header_keys: tuple[str, ...]
+    event_groups: tuple[str, ...]
+    event_types: tuple[str, ...]
+    filters: tuple[dict[str, Any], ...]
+    fields: tuple[str, ...] | None
+    auth_method_id: str | None
+    success_codes: str
+    retry_delays: tuple[float, ...] | None
+    require_ack: bool
+    created_at: datetime
+    expires_at: datetime | None
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendTarget:
+    """Everything needed to send to a subscription, secrets decrypted: never serialised."""
+
+    subscription: Subscription
+    headers: tuple[Header, ...]
+    secrets: tuple[str, ...] = field(repr=False)
+    """Signing secrets, current first; a rotated-out secret stays here for 24 h."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewEvent:
+    id: str
+    type: str
+    tracking_id: str | None
+    data: str
+    idempotency_key: str | None
+    deliveries: tuple[NewDelivery, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimedDelivery:
+    id: str
+    tenant_id: str
+    event_id: str
+    webhook_id: str
+    event_type: str
+    tracking_id: str | None
+    attempt_count: int
+    payload: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttemptRecord:
+    """One request's result and what it decides for its delivery."""
+
+    delivery_id: str
+    number: int
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    response_headers: dict[str, str]
+    response_excerpt: str
+    error: str | None
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+    ack_delivery_id: str | None = None
+    ack_error_message: str | None = None
+    ends_subscription: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliverySummary:
+    id: str
+    event_id: str
+    webhook_id: str
+    event_type: str
+    tracking_id: str | None
+    status: DeliveryStatus
+    attempt_count: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    ack_delivery_id: str | None
+    ack_error_message: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredEvent:
+    id: str
+    type: str
+    tracking_id: str | None
+    data: str
+    idempotency_key: str | None
+    created_at: datetime
+    deliveries: tuple[DeliverySummary, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attempt:
+    number: int
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    response_headers: dict[str, str]
+    response_excerpt: str
+    error: str | None

@@ -1,0 +1,286 @@
+"""Webhook subscriptions and the routing index beside them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from waypost.errors import Conflict, NotFound
+from waypost.store import schema as t
+from waypost.store.core import StoreCore, active, dumps, new_id, valid_id
+from waypost.store.models import Header, SendTarget, Subscription, SubscriptionSpec
+
+
+class SubscriptionQueries(StoreCore):
+    async def create_subscriptions(
+        self,
+        *,
+        tenant_id: str,
+        authenticator: str,
+        specs: Sequence[SubscriptionSpec],
+        now: datetime,
+    ) -> list[Subscription]:
+        """Create every subscription in ``specs`` or none (409 if one duplicates an active one).
+
+        The specs of one call share url and event topics (one API request), so the
+        duplicate check is one indexed query for the whole batch.
+        """
+        if not specs:
+            return []
+        created = [_new_subscription(tenant_id, authenticator, spec, now) for spec in specs]
+        async with self._write() as connection:
+            await self._check_duplicates(connection, tenant_id, specs, now)
+            await connection.execute(
+                t.webhooks.insert(),
+                [
+                    self._subscription_values(sub, spec)
+                    for sub, spec in zip(created, specs, strict=True)
+                ],
+            )
+            await connection.execute(
+                t.webhook_topics.insert(),
+                [
+                    {
+                        "webhook_id": sub.id,
+                        "topic": topic,
+                        "tenant_id": tenant_id,
+                        "tracking_key": spec.tracking_id or "",
+                    }
+                    for sub, spec in zip(created, specs, strict=True)
+                    for topic in _topics(spec)
+                ],
+            )
+        return created
+
+    async def _check_duplicates(
+        self,
+        connection: AsyncConnection,
+        tenant_id: str,
+        specs: Sequence[SubscriptionSpec],
+        now: datetime,
+    ) -> None:
+        url, topics = specs[0].url, _topics(specs[0])
+        if any(spec.url != url or _topics(spec) != topics for spec in specs):
+            raise ValueError("one create call takes specs of one url and one set of topics")
+        tracking_keys = sorted({spec.tracking_id or "" for spec in specs})
+        await self._lock_subscription_keys(connection, tenant_id, tracking_keys, url)
+        clash = (
+            await connection.execute(
+                sa.select(t.webhooks.c.id, t.webhook_topics.c.tracking_key)
+                .join(t.webhook_topics, t.webhook_topics.c.webhook_id == t.webhooks.c.id)
+                .where(
+                    t.webhook_topics.c.tenant_id == tenant_id,
+                    t.webhook_topics.c.tracking_key.in_(tracking_keys),
+                    t.webhook_topics.c.topic.in_(topics),
+                    t.webhooks.c.url == url,
+                    active(now),
+                )
+                .limit(1)
+            )
+        ).first()
+        if clash is not None:
+            raise Conflict(
+                f"Webhook of similar subscription already exists: {clash.id} "
+                f"(trackingId {clash.tracking_key or '(any)'}, same url and an event group "
+                "in common)"
+            )
+
+    def _subscription_values(
+        self, subscription: Subscription, spec: SubscriptionSpec
+    ) -> dict[str, Any]:
+        headers = [{"key": header.key, "value": header.value} for header in spec.headers]
+        return {
+            "id": subscription.id,
+            "tenant_id": subscription.tenant_id,
+            "authenticator": subscription.authenticator,
+            "tracking_id": subscription.tracking_id,
+            "url": subscription.url,
+            "content_type": subscription.content_type,
+            "header_keys": dumps(subscription.header_keys),
+            "headers_enc": self._box.seal(dumps(headers)),
+            "event_groups": dumps(subscription.event_groups),
+            "event_types": dumps(subscription.event_types),
+            "filters": dumps(subscription.filters) if subscription.filters else None,
+            "fields": dumps(subscription.fields) if subscription.fields is not None else None,
+            "auth_method_id": subscription.auth_method_id,
+            "success_codes": subscription.success_codes,
+            "retry_delays": (
+                dumps(subscription.retry_delays) if subscription.retry_delays is not None else None
+            ),
+            "require_ack": subscription.require_ack,
+            "secret_enc": self._box.seal(spec.secret),
+            "created_at": subscription.created_at,
+            "expires_at": subscription.expires_at,
+        }
+
+    async def iter_subscriptions(
+        self, *, tenant_id: str, limit: int, now: datetime
+    ) -> AsyncIterator[Subscription]:
+        """Active subscriptions, newest first, streamed so memory stays flat for 150,000."""
+        query = (
+            sa.select(*_SUBSCRIPTION_COLUMNS)
+            .where(t.webhooks.c.tenant_id == tenant_id, active(now))
+            .order_by(t.webhooks.c.created_at.desc(), t.webhooks.c.id.desc())
+            .limit(limit)
+            .execution_options(yield_per=1000)
+        )
+        async with self._read() as connection:
+            result = await connection.stream(query)
+            async for row in result:
+                yield _subscription(row)
+
+    async def get_subscription(
+        self, *, tenant_id: str, subscription_id: str, now: datetime
+    ) -> Subscription:
+        async with self._read() as connection:
+            return await self._fetch_subscription(connection, tenant_id, subscription_id, now)
+
+    async def _fetch_subscription(
+        self, connection: AsyncConnection, tenant_id: str, subscription_id: str, now: datetime
+    ) -> Subscription:
+        if valid_id(subscription_id):
+            row = (
+                await connection.execute(
+                    sa.select(*_SUBSCRIPTION_COLUMNS).where(
+                        t.webhooks.c.id == subscription_id,
+                        t.webhooks.c.tenant_id == tenant_id,
+                        active(now),
+                    )
+                )
+            ).first()
+            if row is not None:
+                return _subscription(row)
+        raise NotFound("Webhook not found (not registered?)")
+
+    async def send_target(
+        self, *, tenant_id: str, subscription_id: str, now: datetime
+    ) -> SendTarget:
+        """The subscription with its headers and signing secrets decrypted, for sending."""
+        async with self._read() as connection:
+            subscription = await self._fetch_subscription(
+                connection, tenant_id, subscription_id, now
+            )
+            row = (
+                await connection.execute(
+                    sa.select(
+                        t.webhooks.c.headers_enc,
+                        t.webhooks.c.secret_enc,
+                        t.webhooks.c.previous_secret_enc,
+                        t.webhooks.c.previous_secret_until,
+                    ).where(t.webhooks.c.id == subscription_id)
+                )
+            ).one()
+        return self._send_target(subscription, row, now)
+
+    async def send_targets(
+        self, *, subscription_ids: Sequence[str], now: datetime
+    ) -> dict[str, SendTarget]:
+        """Active subscriptions among ``subscription_ids``, ready to send; ended ones are absent."""
+        query = sa.select(
+            *_SUBSCRIPTION_COLUMNS,
+            t.webhooks.c.headers_enc,
+            t.webhooks.c.secret_enc,
+            t.webhooks.c.previous_secret_enc,
+            t.webhooks.c.previous_secret_until,
+        ).where(t.webhooks.c.id.in_(list(subscription_ids)), active(now))
+        async with self._read() as connection:
+            rows = (await connection.execute(query)).all()
+        return {row.id: self._send_target(_subscription(row), row, now) for row in rows}
+
+    def _send_target(self, subscription: Subscription, row: Any, now: datetime) -> SendTarget:
+        headers = tuple(
+            Header(key=item["key"], value=item["value"])
+            for item in orjson.loads(self._box.open(row.headers_enc))
+        )
+        secrets = [self._box.open(row.secret_enc)]
+        if row.previous_secret_enc is not None and row.previous_secret_until > now:
+            secrets.append(self._box.open(row.previous_secret_enc))
+        return SendTarget(subscription=subscription, headers=headers, secrets=tuple(secrets))
+
+    async def delete_subscription(
+        self, *, tenant_id: str, subscription_id: str, now: datetime
+    ) -> Subscription:
+        """End a subscription: it is no longer listed, matched or delivered to."""
+        async with self._write() as connection:
+            subscription = await self._fetch_subscription(
+                connection, tenant_id, subscription_id, now
+            )
+            await self._end_subscriptions(connection, [subscription_id], now)
+        return subscription
+
+    async def count_subscriptions(self, *, tenant_id: str, now: datetime) -> int:
+        async with self._read() as connection:
+            return int(
+                (
+                    await connection.execute(
+                        sa.select(sa.func.count())
+                        .select_from(t.webhooks)
+                        .where(t.webhooks.c.tenant_id == tenant_id, active(now))
+                    )
+                ).scalar_one()
+            )
+
+
+_SUBSCRIPTION_COLUMNS = [
+    column
+    for column in t.webhooks.c
+    if column.name
+    not in {"headers_enc", "secret_enc", "previous_secret_enc", "previous_secret_until"}
+]
+
+
+def _topics(spec: SubscriptionSpec) -> list[str]:
+    return list(dict.fromkeys((*spec.event_groups, *spec.event_types)))
+
+
+def _new_subscription(
+    tenant_id: str, authenticator: str, spec: SubscriptionSpec, now: datetime
+) -> Subscription:
+    return Subscription(
+        id=new_id(),
+        tenant_id=tenant_id,
+        authenticator=authenticator,
+        tracking_id=spec.tracking_id,
+        url=spec.url,
+        content_type=spec.content_type,
+        header_keys=tuple(header.key for header in spec.headers),
+        event_groups=spec.event_groups,
+        event_types=spec.event_types,
+        filters=spec.filters,
+        fields=spec.fields,
+        auth_method_id=spec.auth_method_id,
+        success_codes=spec.success_codes,
+        retry_delays=spec.retry_delays,
+        require_ack=spec.require_ack,
+        created_at=now,
+        expires_at=spec.expires_at,
+        ended_at=None,
+    )
+
+
+def _subscription(row: Any) -> Subscription:
+    return Subscription(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        authenticator=row.authenticator,
+        tracking_id=row.tracking_id,
+        url=row.url,
+        content_type=row.content_type,
+        header_keys=tuple(orjson.loads(row.header_keys)),
+        event_groups=tuple(orjson.loads(row.event_groups)),
+        event_types=tuple(orjson.loads(row.event_types)),
+        filters=tuple(orjson.loads(row.filters)) if row.filters else (),
+        fields=tuple(orjson.loads(row.fields)) if row.fields is not None else None,
+        auth_method_id=row.auth_method_id,
+        success_codes=row.success_codes,
+        retry_delays=tuple(orjson.loads(row.retry_delays)) if row.retry_delays else None,
+        require_ack=row.require_ack,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        ended_at=row.ended_at,
+    )
