@@ -111,6 +111,7 @@ class Dispatcher:
                     await self._idle(stop)
             if self._inflight:
                 await asyncio.wait(self._inflight)
+            # Everything sent is recorded before stopping; the recorder never raises.
             await self._results.join()
         finally:
             recorder.cancel()
@@ -154,12 +155,18 @@ class Dispatcher:
                 continue
             task = asyncio.create_task(self._deliver(delivery, target))
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(self._finished)
         if ended:
             await self._store.cancel_deliveries(
                 owner=self.owner, delivery_ids=ended, reason=ENDED, now=now
             )
         return len(claimed)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A defect; the delivery is sent again when its lease ends.
+            log.error("deliver_crashed", exc_info=task.exception())
 
     async def _load_targets(self, webhook_ids: set[str], now: datetime) -> dict[str, _Target]:
         """Subscriptions with decrypted secrets, cached briefly: decrypting per send is costly."""
@@ -255,10 +262,16 @@ class Dispatcher:
                 await self._store.record_attempts(owner=self.owner, records=batch)
                 return
             except WaypostError as exc:
-                # Keep the results and try again: the lease keeps others off these deliveries.
+                # The database is unavailable: keep the results and try again; the lease
+                # keeps other dispatchers off these deliveries meanwhile.
                 log.error("record_failed count=%d reason=%s", len(batch), exc.reason)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            except Exception:
+                # A defect, not an outage: retrying cannot help. Nothing is lost, as the
+                # leases expire and these deliveries are sent again.
+                log.exception("record_dropped count=%d", len(batch))
+                return
 
 
 def _outcome(

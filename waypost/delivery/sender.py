@@ -185,7 +185,7 @@ class Sender:
                     started_at=started_at,
                     duration_ms=(time.perf_counter() - started) * 1000,
                     status_code=response.status,
-                    response_headers=dict(response.headers),
+                    response_headers={str(name): value for name, value in response.headers.items()},
                     body=body,
                     failure=None,
                     error=None,
