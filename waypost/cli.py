@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -24,14 +25,18 @@ from waypost.domain.passwords import hash_password
 from waypost.errors import WaypostError
 from waypost.listen import listen as listen_forever
 from waypost.store import Store, open_store
+from waypost.store.history import DeliveryFilter
+from waypost.store.models import DeliveryStatus
 
 T = TypeVar("T")
 
 app = typer.Typer(help="waypost: webhook delivery for logistics platforms.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Tenants (merchants/customers of the platform).")
 key_app = typer.Typer(help="API keys of a tenant.")
+deliveries_app = typer.Typer(help="Delivery history of a tenant.")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(key_app, name="key")
+app.add_typer(deliveries_app, name="deliveries")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -44,6 +49,18 @@ DatabaseUrl = Annotated[
 Host = Annotated[str, typer.Option(envvar="WAYPOST_HOST", help="Address to listen on")]
 Port = Annotated[int, typer.Option(envvar="WAYPOST_PORT", help="Port to listen on")]
 TenantId = Annotated[str, typer.Option("--tenant", help="Tenant id")]
+WebhookOption = Annotated[str | None, typer.Option("--webhook", help="Only this subscription")]
+EventTypeOption = Annotated[
+    list[str] | None, typer.Option("--event-type", help="Only these event types (repeatable)")
+]
+Since = Annotated[
+    datetime | None,
+    typer.Option(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"], help="Created at or after (UTC)"),
+]
+Until = Annotated[
+    datetime | None,
+    typer.Option(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"], help="Created before (UTC)"),
+]
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:
@@ -252,6 +269,82 @@ def key_revoke(
         _print({"id": api_key.id, "revoked_at": str(api_key.revoked_at)})
 
     _guarded(settings, revoke)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Command-line times without a zone are UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+@deliveries_app.command("list")
+def deliveries_list(
+    tenant: TenantId,
+    status: Annotated[DeliveryStatus | None, typer.Option(help="Only this status")] = None,
+    webhook: WebhookOption = None,
+    event_type: EventTypeOption = None,
+    tracking_id: Annotated[str | None, typer.Option(help="Only this tracking id")] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Annotated[int, typer.Option(min=1, help="Stop after this many")] = 100,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Deliveries, newest first, one JSON object per line."""
+    settings = _settings(database_url=database_url)
+    selection = DeliveryFilter(
+        status=status,
+        webhook_id=webhook,
+        event_types=tuple(event_type or ()),
+        tracking_id=tracking_id,
+        since=_utc(since),
+        until=_utc(until),
+    )
+
+    async def show(store: Store) -> None:
+        cursor, remaining = None, limit
+        while remaining > 0:
+            page, cursor = await store.list_deliveries(
+                tenant_id=tenant, selection=selection, cursor=cursor, limit=min(remaining, 1000)
+            )
+            for delivery in page:
+                _print(delivery)
+            remaining -= len(page)
+            if cursor is None:
+                break
+
+    _guarded(settings, show)
+
+
+@app.command()
+def replay(
+    tenant: TenantId,
+    webhook: WebhookOption = None,
+    event_type: EventTypeOption = None,
+    since: Since = None,
+    until: Until = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Send every failed delivery that matches again, with a progress bar."""
+    settings = _settings(database_url=database_url)
+    selection = DeliveryFilter(
+        webhook_id=webhook,
+        event_types=tuple(event_type or ()),
+        since=_utc(since),
+        until=_utc(until),
+    )
+
+    async def requeue(store: Store) -> None:
+        now = datetime.now(UTC)
+        total = await store.count_replayable(tenant_id=tenant, selection=selection, now=now)
+        replayed = 0
+        with typer.progressbar(length=total, label="re-queued", file=sys.stderr) as progress:
+            while chunk := await store.replay_chunk(tenant_id=tenant, selection=selection, now=now):
+                replayed += chunk
+                progress.update(chunk)
+        _print({"replayed": replayed})
+
+    _guarded(settings, requeue)
 
 
 def main() -> None:

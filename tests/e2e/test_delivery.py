@@ -7,9 +7,6 @@ api`` takes events and two ``waypost worker`` processes deliver them.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,65 +14,10 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.support.process import WaypostProcess, waypost_cli, waypost_env, waypost_serve
+from tests.support.deployment import create_tenant, deployment, subscribe, wait_terminal
 from tests.support.receiver import Reply, ThreadedReceiver
 
 pytestmark = pytest.mark.slow
-
-TERMINAL = {"delivered", "failed", "cancelled"}
-
-
-@contextmanager
-def deployment(database_url: str, tmp_path: Path, **settings: str) -> Iterator[str]:
-    """``serve`` on SQLite; ``api`` plus two ``worker`` processes on PostgreSQL."""
-    if database_url.startswith("sqlite"):
-        with waypost_serve(database_url, tmp_path, **settings) as (base_url, _process):
-            yield base_url
-        return
-    with ExitStack() as stack:
-        base_url, _api = stack.enter_context(
-            waypost_serve(database_url, tmp_path, command="api", **settings)
-        )
-        env = waypost_env(database_url, **settings)
-        for number in range(2):
-            worker = WaypostProcess(["worker"], env, tmp_path / f"worker-{number}.log")
-            stack.callback(worker.terminate)
-        yield base_url
-
-
-def create_tenant(database_url: str, name: str = "acme") -> dict[str, str]:
-    out = waypost_cli(
-        database_url,
-        "tenant",
-        "create",
-        name,
-        "--email",
-        f"{name}@example.com",
-        "--password",
-        "a-long-password",
-    )
-    tenant: dict[str, str] = json.loads(out)
-    return tenant
-
-
-def subscribe(client: httpx.Client, url: str, **extra: Any) -> dict[str, Any]:
-    body = {"configuration": {"url": url}, "event_types": ["task_created"], **extra}
-    response = client.post("/api/v1/webhooks", json=body)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-def wait_terminal(client: httpx.Client, event_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        event: dict[str, Any] = client.get(f"/api/v1/events/{event_id}").json()
-        if all(item["status"] in TERMINAL for item in event["deliveries"]):
-            return event
-        if time.monotonic() > deadline:
-            raise TimeoutError(json.dumps(event, indent=1))
-        time.sleep(0.1)
-
 
 SCRIPTS: dict[str, tuple[list[Reply], dict[str, Any], str, int]] = {
     # path: (replies, subscription extras, final status, attempts)
@@ -102,9 +44,9 @@ def test_bringg_delivery_rules(database_url: str, tmp_path: Path) -> None:
         for path, (replies, _extra, _status, _count) in SCRIPTS.items():
             receiver.script(path, replies)
         with (
-            deployment(database_url, tmp_path) as base_url,
+            deployment(database_url, tmp_path) as running,
             httpx.Client(
-                base_url=base_url, headers={"Authorization": f"Bearer {tenant['api_key']}"}
+                base_url=running.base_url, headers={"Authorization": f"Bearer {tenant['api_key']}"}
             ) as client,
         ):
             subscriptions = {
@@ -141,9 +83,9 @@ def test_signatures_verify_with_standardwebhooks(database_url: str, tmp_path: Pa
     receiver.start()
     try:
         with (
-            deployment(database_url, tmp_path) as base_url,
+            deployment(database_url, tmp_path) as running,
             httpx.Client(
-                base_url=base_url, headers={"Authorization": f"Bearer {tenant['api_key']}"}
+                base_url=running.base_url, headers={"Authorization": f"Bearer {tenant['api_key']}"}
             ) as client,
         ):
             created = subscribe(

@@ -135,15 +135,17 @@ async def replay_deliveries(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    count = await svc.store.replay(
-        tenant_id=principal.tenant_id,
-        selection=DeliveryFilter(
-            webhook_id=body.webhook_id,
-            event_types=tuple(body.event_types),
-            since=body.since,
-            until=body.until,
-        ),
-        now=utcnow(),
+    selection = DeliveryFilter(
+        webhook_id=body.webhook_id,
+        event_types=tuple(body.event_types),
+        since=body.since,
+        until=body.until,
     )
-    svc.work_available.set()
-    return Json({"replayed": count}, status_code=202)
+    now = utcnow()
+    total = 0
+    while chunk := await svc.store.replay_chunk(
+        tenant_id=principal.tenant_id, selection=selection, now=now
+    ):
+        total += chunk
+        svc.work_available.set()
+    return Json({"replayed": total}, status_code=202)

@@ -307,6 +307,41 @@ async def delete_webhook(
     return Response(status_code=204)
 
 
+class SecretRotated(BaseModel):
+    secret: str = Field(description="The new signing secret (whsec_...); shown only here")
+    previous_valid_until: str = Field(
+        description="Until then, requests carry signatures by the old secret as well"
+    )
+
+
+# Receivers get a day to switch to the new secret while both sign (Standard Webhooks).
+SECRET_OVERLAP = timedelta(hours=24)
+
+
+@router.post(
+    "/api/v1/webhooks/{webhook_id}/secret/rotate",
+    response_model=SecretRotated,
+    responses=NOT_FOUND,
+    summary="Replace the signing secret; the old one keeps signing alongside for 24 h",
+)
+async def rotate_secret(
+    webhook_id: WebhookId,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    now = utcnow()
+    secret = generate_secret()
+    until = now + SECRET_OVERLAP
+    await svc.store.rotate_secret(
+        tenant_id=principal.tenant_id,
+        subscription_id=webhook_id,
+        secret=secret,
+        previous_until=until,
+        now=now,
+    )
+    return Json({"secret": secret, "previous_valid_until": format_time(until)})
+
+
 class Accepted(BaseModel):
     message: str
 

@@ -135,14 +135,51 @@ class HistoryQueries(StoreCore):
         found, _attempts = await self.get_delivery(tenant_id=tenant_id, delivery_id=delivery_id)
         return found
 
-    async def replay(self, *, tenant_id: str, selection: DeliveryFilter, now: datetime) -> int:
-        """Re-queue every failed delivery that ``selection`` matches; returns how many."""
-        conditions = [*selection.where(tenant_id), d.c.status == DeliveryStatus.FAILED]
+    async def count_replayable(
+        self, *, tenant_id: str, selection: DeliveryFilter, now: datetime
+    ) -> int:
+        """How many failed deliveries a replay of ``selection`` begun ``now`` would re-queue."""
+        async with self._read() as connection:
+            return int(
+                (
+                    await connection.execute(
+                        sa.select(sa.func.count())
+                        .select_from(d)
+                        .where(*_replayable(tenant_id, selection, now))
+                    )
+                ).scalar_one()
+            )
+
+    async def replay_chunk(
+        self, *, tenant_id: str, selection: DeliveryFilter, now: datetime, limit: int = 1000
+    ) -> int:
+        """Re-queue up to ``limit`` failed deliveries that ``selection`` matches; returns how many.
+
+        Call until it returns 0. Short transactions keep the dispatchers going meanwhile,
+        and only deliveries that failed before ``now`` qualify, so one that is re-queued
+        and fails again during the replay is not re-queued a second time.
+        """
+        chosen = (
+            sa.select(d.c.id)
+            .where(*_replayable(tenant_id, selection, now))
+            .limit(limit)
+            .scalar_subquery()
+        )
         async with self._write() as connection:
             result = await connection.execute(
-                d.update().where(*conditions).values(**_requeued(now))
+                d.update().where(d.c.id.in_(chosen)).values(**_requeued(now))
             )
         return int(result.rowcount)
+
+
+def _replayable(
+    tenant_id: str, selection: DeliveryFilter, now: datetime
+) -> list[sa.ColumnElement[bool]]:
+    return [
+        *selection.where(tenant_id),
+        d.c.status == DeliveryStatus.FAILED,
+        d.c.finished_at <= now,
+    ]
 
 
 def _requeued(now: datetime) -> dict[str, Any]:

@@ -202,6 +202,28 @@ class SubscriptionQueries(StoreCore):
             secrets.append(self._box.open(row.previous_secret_enc))
         return SendTarget(subscription=subscription, headers=headers, secrets=tuple(secrets))
 
+    async def rotate_secret(
+        self,
+        *,
+        tenant_id: str,
+        subscription_id: str,
+        secret: str,
+        previous_until: datetime,
+        now: datetime,
+    ) -> None:
+        """Sign with ``secret`` from now on, and with the current one until ``previous_until``."""
+        async with self._write() as connection:
+            await self._fetch_subscription(connection, tenant_id, subscription_id, now)
+            await connection.execute(
+                t.webhooks.update()
+                .where(t.webhooks.c.id == subscription_id)
+                .values(
+                    previous_secret_enc=t.webhooks.c.secret_enc,
+                    previous_secret_until=previous_until,
+                    secret_enc=self._box.seal(secret),
+                )
+            )
+
     async def delete_subscription(
         self, *, tenant_id: str, subscription_id: str, now: datetime
     ) -> Subscription:
