@@ -36,7 +36,13 @@ from waypost.domain.retry import (
 )
 from waypost.errors import ConfigurationError, WaypostError
 from waypost.store import Store
-from waypost.store.models import AttemptRecord, ClaimedDelivery, DeliveryStatus, SendTarget
+from waypost.store.models import (
+    SUBSCRIPTION_ENDED,
+    AttemptRecord,
+    ClaimedDelivery,
+    DeliveryStatus,
+    SendTarget,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +60,6 @@ _VERDICT_STATUS = {
 # A subscription's settings are re-read this often, so a rotation or an edit made
 # through another process takes effect within this many seconds.
 _TARGET_TTL = 5.0
-ENDED = "subscription ended or expired before delivery"
 
 
 def utcnow() -> datetime:
@@ -158,7 +163,7 @@ class Dispatcher:
             task.add_done_callback(self._finished)
         if ended:
             await self._store.cancel_deliveries(
-                owner=self.owner, delivery_ids=ended, reason=ENDED, now=now
+                owner=self.owner, delivery_ids=ended, reason=SUBSCRIPTION_ENDED, now=now
             )
         return len(claimed)
 

@@ -17,6 +17,7 @@ from waypost.crypto import SecretBox
 from waypost.errors import StoreError
 from waypost.store import schema as t
 from waypost.store.engine import Engines
+from waypost.store.models import SUBSCRIPTION_ENDED, DeliveryStatus
 
 
 def new_id() -> str:
@@ -101,4 +102,15 @@ class StoreCore:
         )
         await connection.execute(
             t.webhook_topics.delete().where(t.webhook_topics.c.webhook_id.in_(subscription_ids))
+        )
+        # Waiting deliveries get nothing further; one in flight is settled by its sender,
+        # and a retry it schedules is cancelled by the dispatcher that next claims it.
+        await connection.execute(
+            t.deliveries.update()
+            .where(
+                t.deliveries.c.webhook_id.in_(subscription_ids),
+                t.deliveries.c.status == DeliveryStatus.PENDING,
+                t.deliveries.c.lease_owner.is_(None),
+            )
+            .values(status=DeliveryStatus.CANCELLED, finished_at=now, last_error=SUBSCRIPTION_ENDED)
         )

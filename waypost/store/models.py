@@ -9,6 +9,8 @@ from typing import Any
 
 from waypost.domain.values import NewDelivery
 
+SUBSCRIPTION_ENDED = "subscription ended or expired before delivery"
+
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
