@@ -393,3 +393,40 @@ async def test_list_streams_valid_json_for_many(running_app: RunningApp) -> None
     listed = orjson.loads(response.content)
     assert len(listed) == 1200
     assert len({item["id"] for item in listed}) == 1200
+
+
+async def test_retry_schedule_explicit_or_exponential_with_jitter(
+    running_app: RunningApp,
+) -> None:
+    tenant = await running_app.tenant()
+    base = {"configuration": {"url": "https://example.com/hook"}, "event_types": ["task_created"]}
+
+    async def create(**extra: Any) -> httpx.Response:
+        return await running_app.client.post(
+            "/api/v1/webhooks", json={**base, **extra}, headers=tenant.headers
+        )
+
+    backoff = await create(
+        retry_backoff={"base": 30, "factor": 2, "retries": 6, "cap": 600}, retry_jitter=0.1
+    )
+    assert backoff.status_code == 201, backoff.text
+    assert backoff.json()["retry_delays"] == [30, 60, 120, 240, 480, 600]
+    assert backoff.json()["retry_jitter"] == 0.1
+    explicit = await create(
+        configuration={"url": "https://example.com/other"}, retry_delays=[5, 3600, 21600]
+    )
+    assert explicit.json()["retry_delays"] == [5, 3600, 21600]
+    assert explicit.json()["retry_jitter"] == 0
+    assert_error(
+        await create(
+            retry_delays=[5], retry_backoff={"base": 1, "factor": 2, "retries": 2, "cap": 9}
+        ),
+        400,
+        "not both",
+    )
+    assert_error(await create(retry_jitter=0.6), 400, "retry_jitter")
+    assert_error(
+        await create(retry_backoff={"base": 1, "factor": 2, "retries": 21, "cap": 9}),
+        400,
+        "retries",
+    )

@@ -19,6 +19,7 @@ from waypost.delivery.targets import check_target_url
 from waypost.domain import subscriptions as rules
 from waypost.domain.eventcast import format_time
 from waypost.domain.payload import parse_fields
+from waypost.domain.retry import exponential_delays
 from waypost.domain.routing import parse_filters
 from waypost.domain.signing import generate_secret
 from waypost.errors import ValidationFailed
@@ -44,6 +45,16 @@ class ConfigurationIn(BaseModel):
     headers: list[HeaderIn] = Field(default_factory=list)
 
 
+class RetryBackoff(BaseModel):
+    """``base, base*factor, base*factor^2, ...`` seconds, each at most ``cap``."""
+
+    model_config = _STRICT
+    base: float = Field(gt=0, le=rules.MAX_RETRY_DELAY_SECONDS, examples=[30])
+    factor: float = Field(ge=1, le=10, examples=[2])
+    retries: int = Field(ge=1, le=rules.MAX_RETRY_DELAYS, examples=[10])
+    cap: float = Field(gt=0, le=rules.MAX_RETRY_DELAY_SECONDS, examples=[21600])
+
+
 class _SubscriptionFields(BaseModel):
     """Fields shared by the single and the batch create."""
 
@@ -61,6 +72,12 @@ class _SubscriptionFields(BaseModel):
     success_codes: Literal["200", "2xx"] = "200"
     retry_delays: list[float] | None = Field(
         default=None, description="Seconds before each retry; default WAYPOST_RETRY_DELAYS"
+    )
+    retry_backoff: RetryBackoff | None = Field(
+        default=None, description="An exponential schedule instead of retry_delays"
+    )
+    retry_jitter: float = Field(
+        default=0.0, ge=0, le=0.5, description="Spread each delay by up to this fraction"
     )
     require_ack: bool = False
 
@@ -102,6 +119,7 @@ class WebhookOut(BaseModel):
     auth_method_id: str | None
     success_codes: str
     retry_delays: list[float] | None
+    retry_jitter: float
     require_ack: bool
     created: str = Field(description="yyyy-MM-dd'T'HH:mm:ssZ, UTC")
     expiry: str | None = Field(description="yyyy-MM-dd'T'HH:mm:ssZ, UTC; null: no expiry")
@@ -130,6 +148,7 @@ def webhook_out(subscription: Subscription) -> dict[str, Any]:
         "retry_delays": (
             list(subscription.retry_delays) if subscription.retry_delays is not None else None
         ),
+        "retry_jitter": subscription.retry_jitter,
         "require_ack": subscription.require_ack,
         "created": format_time(subscription.created_at),
         "expiry": format_time(subscription.expires_at) if subscription.expires_at else None,
@@ -150,7 +169,7 @@ def _specs(
         raise ValidationFailed("event_groups: at least one event group (or event type) is required")
     filters = parse_filters(body.filters or [])
     fields = parse_fields(body.fields) if body.fields is not None else None
-    delays = rules.check_retry_delays(body.retry_delays) if body.retry_delays is not None else None
+    delays = _retry_delays(body)
     lifetime = timedelta(days=svc.settings.subscription_lifetime_days)
     return [
         SubscriptionSpec(
@@ -165,12 +184,24 @@ def _specs(
             auth_method_id=body.auth_method_id,
             success_codes=body.success_codes,
             retry_delays=delays,
+            retry_jitter=body.retry_jitter,
             require_ack=body.require_ack,
             secret=generate_secret(),
             expires_at=now + lifetime if tracking_id is not None else None,
         )
         for tracking_id in tracking_ids
     ]
+
+
+def _retry_delays(body: _SubscriptionFields) -> tuple[float, ...] | None:
+    if body.retry_delays is not None and body.retry_backoff is not None:
+        raise ValidationFailed("retry_backoff: give retry_delays or retry_backoff, not both")
+    if body.retry_backoff is not None:
+        backoff = body.retry_backoff
+        return exponential_delays(backoff.base, backoff.factor, backoff.retries, backoff.cap)
+    if body.retry_delays is not None:
+        return rules.check_retry_delays(body.retry_delays)
+    return None
 
 
 def _created(subscription: Subscription, spec: SubscriptionSpec) -> dict[str, Any]:

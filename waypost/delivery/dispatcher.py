@@ -197,10 +197,12 @@ class Dispatcher:
     def _policy(self, target: SendTarget) -> RetryPolicy:
         subscription = target.subscription
         if subscription.retry_delays is not None:
-            return RetryPolicy(delays=subscription.retry_delays)
-        if subscription.tracking_id is not None:
-            return RetryPolicy(delays=self._settings.eventcast_retry_delays)
-        return RetryPolicy(delays=self._settings.retry_delays)
+            delays = subscription.retry_delays
+        elif subscription.tracking_id is not None:
+            delays = self._settings.eventcast_retry_delays
+        else:
+            delays = self._settings.retry_delays
+        return RetryPolicy(delays=delays, jitter=subscription.retry_jitter)
 
     def _request(
         self, delivery: ClaimedDelivery, target: SendTarget, now: datetime

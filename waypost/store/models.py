@@ -79,6 +79,7 @@ class SubscriptionSpec:
     auth_method_id: str | None = None
     success_codes: str = "200"
     retry_delays: tuple[float, ...] | None = None
+    retry_jitter: float = 0.0
     require_ack: bool = False
     secret: str
     expires_at: datetime | None
@@ -102,6 +103,7 @@ class Subscription:
     auth_method_id: str | None
     success_codes: str
     retry_delays: tuple[float, ...] | None
+    retry_jitter: float
     require_ack: bool
     created_at: datetime
     expires_at: datetime | None

@@ -114,6 +114,7 @@ webhooks = sa.Table(
     sa.Column("auth_method_id", Id, nullable=True),
     sa.Column("success_codes", sa.String(8), nullable=False),
     sa.Column("retry_delays", sa.Text, nullable=True),
+    sa.Column("retry_jitter", sa.Float, nullable=False, server_default="0"),
     sa.Column("require_ack", sa.Boolean, nullable=False),
     sa.Column("secret_enc", sa.Text, nullable=False),
     sa.Column("previous_secret_enc", sa.Text, nullable=True),

@@ -112,6 +112,7 @@ class SubscriptionQueries(StoreCore):
             "retry_delays": (
                 dumps(subscription.retry_delays) if subscription.retry_delays is not None else None
             ),
+            "retry_jitter": subscription.retry_jitter,
             "require_ack": subscription.require_ack,
             "secret_enc": self._box.seal(spec.secret),
             "created_at": subscription.created_at,
@@ -278,6 +279,7 @@ def _new_subscription(
         auth_method_id=spec.auth_method_id,
         success_codes=spec.success_codes,
         retry_delays=spec.retry_delays,
+        retry_jitter=spec.retry_jitter,
         require_ack=spec.require_ack,
         created_at=now,
         expires_at=spec.expires_at,
@@ -301,6 +303,7 @@ def _subscription(row: Any) -> Subscription:
         auth_method_id=row.auth_method_id,
         success_codes=row.success_codes,
         retry_delays=tuple(orjson.loads(row.retry_delays)) if row.retry_delays else None,
+        retry_jitter=row.retry_jitter,
         require_ack=row.require_ack,
         created_at=row.created_at,
         expires_at=row.expires_at,

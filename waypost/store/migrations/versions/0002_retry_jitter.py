@@ -1,0 +1,27 @@
+"""per-subscription retry jitter
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-23
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "webhooks", sa.Column("retry_jitter", sa.Float(), nullable=False, server_default="0")
+    )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("webhooks") as batch:
+        batch.drop_column("retry_jitter")
