@@ -14,8 +14,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.integration.test_webhooks_api import assert_error
+from tests.support.databases import settings_for
 from tests.support.receiver import Receiver, Reply
-from tests.support.server import RunningApp
+from tests.support.server import RunningApp, serve_app
 from tests.support.tenants import TenantCredentials
 
 TERMINAL = {"delivered", "failed", "cancelled"}
@@ -277,3 +278,20 @@ async def test_event_type_catalog(running_app: RunningApp) -> None:
         "/api/v1/event-types/task_creatd", headers=tenant.headers
     )
     assert_error(missing, 404, "task_created")
+
+
+async def test_test_pushes_in_flight_are_capped_per_user(
+    database_url: str, receiver: Receiver
+) -> None:
+    receiver.default = Reply(delay=1.0)
+    async with serve_app(settings_for(database_url, max_concurrent_tests=2)) as app:
+        tenant = await app.tenant()
+        created = await subscribe(app, tenant, receiver.url("/slow-probe"))
+        path = f"/api/v1/webhooks/{created['id']}/test"
+        statuses = [(await app.client.post(path, headers=tenant.headers)) for _ in range(3)]
+        assert [response.status_code for response in statuses[:2]] == [202, 202]
+        assert_error(statuses[2], 429, "decrease amount of requests")
+        assert statuses[2].headers["retry-after"] == "1"
+        await receiver.wait_for(2, within=10)
+        await asyncio.sleep(1.2)
+        assert (await app.client.post(path, headers=tenant.headers)).status_code == 202
