@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import waypost
-from waypost.api import catalog, deliveries, events, webhooks
+from waypost.api import catalog, deliveries, entities, events, webhooks
 from waypost.api.deps import Services
 from waypost.api.errors import install_error_handlers
 from waypost.api.limits import Limiter
@@ -108,5 +108,6 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(deliveries.router)
     app.include_router(catalog.router)
+    app.include_router(entities.router)
     app.add_middleware(RequestIdMiddleware)
     return app

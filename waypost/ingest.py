@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from waypost.domain.catalog import EVENT_TYPES, suggest_types
-from waypost.domain.fanout import IncomingEvent, plan, topics_of
+from waypost.domain import entities
+from waypost.domain.catalog import EVENT_TYPES, EventType, suggest_types
+from waypost.domain.fanout import IncomingEvent, plan
+from waypost.domain.values import Candidate
 from waypost.errors import ValidationFailed
 from waypost.store import Store
 from waypost.store.models import NewEvent
@@ -25,13 +27,62 @@ class EventInput:
     idempotency_key: str | None = None
 
 
-def check_type(name: str, where: str) -> None:
-    if name not in EVENT_TYPES:
-        hint = ", ".join(suggest_types(name))
-        raise ValidationFailed(
-            f"{where}: unknown event type {name!r}"
-            + (f"; did you mean {hint}?" if hint else "; see GET /api/v1/event-types")
-        )
+async def resolve_types(
+    store: Store, tenant_id: str, names: Collection[str]
+) -> dict[str, EventType]:
+    """The built-in or tenant-defined types among ``names``; unknown names are absent.
+
+    The tenant's own types are only looked up for names the built-in catalog lacks,
+    so the common case costs no query.
+    """
+    found = {name: EVENT_TYPES[name] for name in names if name in EVENT_TYPES}
+    missing = [name for name in names if name not in found]
+    if missing:
+        custom = await store.custom_event_types(tenant_id=tenant_id, names=missing)
+        found.update({event_type.name: event_type for event_type in custom})
+    return found
+
+
+def unknown_type(name: str, where: str) -> ValidationFailed:
+    hint = ", ".join(suggest_types(name))
+    return ValidationFailed(
+        f"{where}: unknown event type {name!r}"
+        + (f"; did you mean {hint}?" if hint else "; see GET /api/v1/event-types")
+    )
+
+
+async def _candidates(
+    store: Store,
+    tenant_id: str,
+    types: Collection[EventType],
+    tracking_ids: Collection[str],
+    now: datetime,
+) -> list[Candidate]:
+    topics = {event_type.name for event_type in types} | {t.group for t in types}
+    return await store.route_candidates(
+        tenant_id=tenant_id, topics=topics, tracking_keys={"", *tracking_ids}, now=now
+    )
+
+
+def _new_event(
+    item: EventInput, event_type: EventType, candidates: Sequence[Candidate], now: datetime
+) -> NewEvent:
+    incoming = IncomingEvent(
+        id=str(uuid.uuid4()),
+        type=item.type,
+        group=event_type.group,
+        tracking_id=item.tracking_id,
+        data=item.data,
+        created_at=now,
+    )
+    return NewEvent(
+        id=incoming.id,
+        type=item.type,
+        tracking_id=item.tracking_id,
+        data=orjson.dumps(item.data).decode(),
+        idempotency_key=item.idempotency_key,
+        deliveries=plan(incoming, candidates),
+    )
 
 
 async def ingest_events(
@@ -42,30 +93,57 @@ async def ingest_events(
     Routing reads the subscriptions once for the whole batch; the events and every
     delivery are then written in one transaction, so a 202 means the fan-out is durable.
     """
+    types = await resolve_types(store, tenant_id, {item.type for item in inputs})
     for index, item in enumerate(inputs):
-        check_type(item.type, f"events[{index}].type" if len(inputs) > 1 else "type")
-    topics = {topic for item in inputs for topic in topics_of(item.type)}
-    tracking_keys = {""} | {item.tracking_id for item in inputs if item.tracking_id is not None}
-    candidates = await store.route_candidates(
-        tenant_id=tenant_id, topics=topics, tracking_keys=tracking_keys, now=now
-    )
-    events = []
-    for item in inputs:
-        incoming = IncomingEvent(
-            id=str(uuid.uuid4()),
-            type=item.type,
-            tracking_id=item.tracking_id,
-            data=item.data,
-            created_at=now,
-        )
-        events.append(
-            NewEvent(
-                id=incoming.id,
-                type=item.type,
-                tracking_id=item.tracking_id,
-                data=orjson.dumps(item.data).decode(),
-                idempotency_key=item.idempotency_key,
-                deliveries=plan(incoming, candidates),
-            )
-        )
+        if item.type not in types:
+            raise unknown_type(item.type, f"events[{index}].type" if len(inputs) > 1 else "type")
+    tracking_ids = {item.tracking_id for item in inputs if item.tracking_id is not None}
+    candidates = await _candidates(store, tenant_id, types.values(), tracking_ids, now)
+    events = [_new_event(item, types[item.type], candidates, now) for item in inputs]
     return await store.ingest(tenant_id=tenant_id, events=events, now=now)
+
+
+async def derive_entity_events(
+    store: Store,
+    tenant_id: str,
+    kind: str,
+    entity_id: str,
+    snapshot: dict[str, Any],
+    now: datetime,
+) -> list[tuple[str, str]]:
+    """Record an entity snapshot and store the events its changes fire: ``(id, type)`` pairs."""
+    types = [*EVENT_TYPES.values(), *await store.custom_event_types(tenant_id=tenant_id)]
+    kinds = entities.entity_kinds(types)
+    if kind not in kinds:
+        raise ValidationFailed(
+            f"kind: no event type watches {kind!r} entities (watched: {', '.join(sorted(kinds))})"
+        )
+    watched = entities.watched_fields(kind, types)
+    values = {field: snapshot[field] for field in watched if field in snapshot}
+    if not values:
+        return []
+    firing = [event_type for group in watched.values() for event_type in group]
+    candidates = await _candidates(store, tenant_id, firing, {entity_id}, now)
+
+    def derive(seen: Mapping[str, Any]) -> list[NewEvent]:
+        return [
+            _new_event(
+                EventInput(type=event_type.name, data=snapshot, tracking_id=entity_id),
+                event_type,
+                candidates,
+                now,
+            )
+            for change in entities.changes(snapshot, watched, seen)
+            if entities.fires(change)
+            for event_type in watched[change.field]
+        ]
+
+    stored = await store.observe_entity(
+        tenant_id=tenant_id,
+        kind=kind,
+        entity_id=entity_id,
+        values=values,
+        derive=derive,
+        now=now,
+    )
+    return [(event.id, event.type) for event in stored]

@@ -295,3 +295,18 @@ async def test_test_pushes_in_flight_are_capped_per_user(
         await receiver.wait_for(2, within=10)
         await asyncio.sleep(1.2)
         assert (await app.client.post(path, headers=tenant.headers)).status_code == 202
+
+
+async def test_nul_characters_are_bad_input_not_a_server_error(
+    running_app: RunningApp,
+) -> None:
+    tenant = await running_app.tenant()
+    response = await running_app.client.post(
+        "/api/v1/deliveries/replay",
+        json={"event_types": ["task\u0000created"]},
+        headers=tenant.headers,
+    )
+    if running_app.store.dialect == "postgresql":
+        assert_error(response, 400, "NUL")
+    else:  # SQLite stores NUL like any character: nothing matches
+        assert response.json() == {"replayed": 0}

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND
-from waypost.api.responses import Json
+from waypost.api.responses import Json, JsonObject
 from waypost.ingest import EventInput, ingest_events
 from waypost.store.models import DeliverySummary, Principal
 
@@ -22,7 +22,7 @@ MAX_BATCH = 1000
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     type: str = Field(min_length=1, max_length=100, description="An event type of the catalog")
-    data: dict[str, Any] = Field(description="The JSON object subscribers receive")
+    data: JsonObject = Field(description="The JSON object subscribers receive")
     trackingId: str | None = Field(
         default=None, min_length=1, max_length=250, description="The entity the event is about"
     )

@@ -7,16 +7,17 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from waypost.api.deps import Services, caller_key, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
-from waypost.api.responses import Json
-from waypost.delivery.outbound import send_test_push
+from waypost.api.responses import Json, JsonObject
+from waypost.delivery.outbound import preview, sample_type, send_test_push
 from waypost.delivery.targets import check_target_url
 from waypost.domain import subscriptions as rules
+from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
 from waypost.domain.eventcast import format_time
 from waypost.domain.payload import parse_fields
 from waypost.domain.retry import exponential_delays
@@ -62,7 +63,7 @@ class _SubscriptionFields(BaseModel):
     configuration: ConfigurationIn
     event_groups: list[str] | None = Field(default=None, description="Event Cast/Bringg groups")
     event_types: list[str] | None = Field(default=None, description="Event type names")
-    filters: list[dict[str, Any]] | None = Field(
+    filters: list[JsonObject] | None = Field(
         default=None, description="Conditions that must all hold: {field, op, value}"
     )
     fields: list[str] | None = Field(
@@ -155,16 +156,31 @@ def webhook_out(subscription: Subscription) -> dict[str, Any]:
     }
 
 
+async def _custom_types(
+    svc: Services, tenant_id: str, body: _SubscriptionFields
+) -> list[EventType]:
+    """The tenant's own types, looked up only when the body names something not built in."""
+    if all(name in EVENT_TYPES for name in body.event_types or ()) and all(
+        group in EVENT_GROUPS for group in body.event_groups or ()
+    ):
+        return []
+    return await svc.store.custom_event_types(tenant_id=tenant_id)
+
+
 def _specs(
-    body: _SubscriptionFields, tracking_ids: list[str | None], svc: Services, now: datetime
+    body: _SubscriptionFields,
+    tracking_ids: list[str | None],
+    svc: Services,
+    now: datetime,
+    custom: list[EventType],
 ) -> list[SubscriptionSpec]:
     """Validate once, then one spec per tracking id; any error rejects the whole request."""
     configuration = body.configuration
     check_target_url(configuration.url, allow_private=svc.settings.allow_private_targets)
     pairs = [(header.key, header.value) for header in configuration.headers]
     rules.check_headers(pairs)
-    groups = rules.check_event_groups(body.event_groups or [])
-    types = rules.check_event_types(body.event_types or [])
+    groups = rules.check_event_groups(body.event_groups or [], custom)
+    types = rules.check_event_types(body.event_types or [], custom)
     if not groups and not types:
         raise ValidationFailed("event_groups: at least one event group (or event type) is required")
     filters = parse_filters(body.filters or [])
@@ -226,7 +242,8 @@ async def create_webhook(
     svc: Services = Depends(services),
 ) -> Json:
     now = utcnow()
-    specs = _specs(body, [body.trackingId], svc, now)
+    custom = await _custom_types(svc, principal.tenant_id, body)
+    specs = _specs(body, [body.trackingId], svc, now, custom)
     created = await svc.store.create_subscriptions(
         tenant_id=principal.tenant_id,
         authenticator=principal.credential_id,
@@ -249,7 +266,8 @@ async def create_webhooks_batch(
     svc: Services = Depends(services),
 ) -> Json:
     now = utcnow()
-    specs = _specs(body, list(dict.fromkeys(body.trackingIds)), svc, now)
+    custom = await _custom_types(svc, principal.tenant_id, body)
+    specs = _specs(body, list(dict.fromkeys(body.trackingIds)), svc, now, custom)
     created = await svc.store.create_subscriptions(
         tenant_id=principal.tenant_id,
         authenticator=principal.credential_id,
@@ -393,12 +411,13 @@ async def test_webhook(
     target = await svc.store.send_target(
         tenant_id=principal.tenant_id, subscription_id=webhook_id, now=now
     )
+    event_type = await _sample_type(svc, principal.tenant_id, target.subscription)
     caller = caller_key(principal)
     svc.limiter.enter(caller, "test")
 
     async def push() -> None:
         try:
-            await send_test_push(svc.sender, target, now)
+            await send_test_push(svc.sender, target, event_type, now)
         finally:
             svc.limiter.leave(caller, "test")
 
@@ -406,3 +425,87 @@ async def test_webhook(
     return Json(
         {"message": "a dummy request will be sent to the registered webhook"}, status_code=202
     )
+
+
+async def _sample_type(svc: Services, tenant_id: str, subscription: Subscription) -> EventType:
+    names = {*subscription.event_types, *subscription.event_groups}
+    custom = {}
+    if not names <= {*EVENT_TYPES, *EVENT_GROUPS}:
+        custom = {t.name: t for t in await svc.store.custom_event_types(tenant_id=tenant_id)}
+    return sample_type(subscription, custom)
+
+
+@router.post(
+    "/api/v1/webhooks/{webhook_id}/fields/restore",
+    response_model=WebhookOut,
+    responses=NOT_FOUND,
+    summary="Restore Default Data: send the event type's default payload again",
+)
+async def restore_fields(
+    webhook_id: WebhookId,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    subscription = await svc.store.set_fields(
+        tenant_id=principal.tenant_id, subscription_id=webhook_id, fields=None, now=utcnow()
+    )
+    return Json(webhook_out(subscription))
+
+
+PREVIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    200: {
+        "description": (
+            "Exactly the body this subscription would receive. The header "
+            "`X-Waypost-Filters-Match` says whether its filters would let the event through."
+        ),
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+}
+
+
+async def _preview(
+    svc: Services, principal: Principal, webhook_id: str, data: dict[str, Any] | None
+) -> Response:
+    now = utcnow()
+    subscription = await svc.store.get_subscription(
+        tenant_id=principal.tenant_id, subscription_id=webhook_id, now=now
+    )
+    event_type = await _sample_type(svc, principal.tenant_id, subscription)
+    body, matches = preview(
+        subscription, event_type, event_type.example_copy() if data is None else data, now
+    )
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"X-Waypost-Filters-Match": "true" if matches else "false"},
+    )
+
+
+@router.get(
+    "/api/v1/webhooks/{webhook_id}/preview",
+    response_class=Response,
+    responses=PREVIEW_RESPONSES,
+    summary="Selected Data: what this subscription receives for its event type's example",
+)
+async def preview_example(
+    webhook_id: WebhookId,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Response:
+    return await _preview(svc, principal, webhook_id, None)
+
+
+@router.post(
+    "/api/v1/webhooks/{webhook_id}/preview",
+    response_class=Response,
+    responses=PREVIEW_RESPONSES,
+    summary="What this subscription would receive for the posted sample event data",
+)
+async def preview_sample(
+    webhook_id: WebhookId,
+    sample: Annotated[JsonObject, Body(description="Event data, as posted in `data`")],
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Response:
+    return await _preview(svc, principal, webhook_id, sample)

@@ -26,7 +26,6 @@ from waypost.delivery.outbound import build_request
 from waypost.delivery.sender import FailureKind, OutboundRequest, Sender, SendResult
 from waypost.domain import eventcast
 from waypost.domain.ack import Acknowledgement, needs_ack, parse_ack
-from waypost.domain.fanout import event_group
 from waypost.domain.retry import (
     Outcome,
     OutcomeKind,
@@ -247,7 +246,8 @@ class Dispatcher:
                 ends_subscription=(
                     delivered
                     and subscription.tracking_id is not None
-                    and event_group(delivery.event_type) == eventcast.TERMINAL_GROUP
+                    # Event Cast types are named after their group.
+                    and delivery.event_type == eventcast.TERMINAL_GROUP
                 ),
             )
         )

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import orjson
 
 from waypost.delivery.sender import OutboundRequest, Sender
 from waypost.domain import eventcast
-from waypost.domain.catalog import EVENT_TYPES, group_members
-from waypost.domain.payload import compile_selection
+from waypost.domain.catalog import EVENT_TYPES, EventType, group_members
+from waypost.domain.fanout import IncomingEvent, plan
 from waypost.domain.signing import signature_headers
+from waypost.domain.values import Candidate
 from waypost.store.models import SendTarget, Subscription
 
 log = logging.getLogger(__name__)
@@ -33,32 +36,71 @@ def build_request(
     return OutboundRequest(url=subscription.url, headers=headers, body=body)
 
 
-def _sample_type(subscription: Subscription) -> str:
+def sample_type(subscription: Subscription, custom: Mapping[str, EventType]) -> EventType:
+    """The event type a test push or preview stands for: the first one subscribed to."""
+    catalog = {**EVENT_TYPES, **custom}
     if subscription.event_types:
-        return subscription.event_types[0]
-    return group_members(subscription.event_groups[0])[0]
+        return catalog[subscription.event_types[0]]
+    group = subscription.event_groups[0]
+    members = group_members(group) or tuple(t.name for t in custom.values() if t.group == group)
+    return catalog[members[0]]
 
 
-def test_payload(subscription: Subscription, now: datetime) -> bytes:
-    """The dummy body of a test push: Bring's callback with ``shipment: null`` for Event Cast
-    subscriptions, else the catalog example of the subscribed type, shaped by its fields."""
-    event_id = str(uuid.uuid4())
+def candidate_of(subscription: Subscription, *, with_filters: bool = True) -> Candidate:
+    filters = subscription.filters if with_filters else ()
+    return Candidate(
+        id=subscription.id,
+        tracking_id=subscription.tracking_id,
+        topics=frozenset((*subscription.event_groups, *subscription.event_types)),
+        filters=filters,
+        fields=subscription.fields,
+        filters_text=orjson.dumps(list(filters)).decode() if filters else None,
+    )
+
+
+def preview(
+    subscription: Subscription, event_type: EventType, data: Mapping[str, Any], now: datetime
+) -> tuple[bytes, bool]:
+    """The exact body ``subscription`` would receive for an event of ``event_type`` carrying
+    ``data``, and whether its filters would let that event through.
+
+    It runs the same fan-out code as ingest, so what is previewed is what is sent.
+    """
+    event = IncomingEvent(
+        id=str(uuid.uuid4()),
+        type=event_type.name,
+        group=event_type.group,
+        tracking_id=subscription.tracking_id,
+        data=data,
+        created_at=now,
+    )
+    matched = plan(event, [candidate_of(subscription)])
+    [delivery] = matched or plan(event, [candidate_of(subscription, with_filters=False)])
+    payload = delivery.payload
     if subscription.tracking_id is not None:
-        group = subscription.event_groups[0] if subscription.event_groups else "IN_TRANSIT"
+        payload = eventcast.with_pushed(payload, now)
+    return payload.encode(), bool(matched)
+
+
+def test_payload(subscription: Subscription, event_type: EventType, now: datetime) -> bytes:
+    """The dummy body of a test push: Bring's callback with ``shipment: null`` for Event Cast
+    subscriptions, else the subscription's preview of the type's example."""
+    if subscription.tracking_id is not None:
+        group = subscription.event_groups[0] if subscription.event_groups else event_type.group
         body = eventcast.test_body(
-            group=group, event_id=event_id, package=subscription.tracking_id, now=now
+            group=group, event_id=str(uuid.uuid4()), package=subscription.tracking_id, now=now
         )
         return orjson.dumps(body)
-    example = dict(EVENT_TYPES[_sample_type(subscription)].example)
-    if subscription.fields is not None:
-        example = compile_selection(subscription.fields).apply(example)
-    return orjson.dumps(example)
+    return preview(subscription, event_type, event_type.example_copy(), now)[0]
 
 
-async def send_test_push(sender: Sender, target: SendTarget, now: datetime) -> None:
+async def send_test_push(
+    sender: Sender, target: SendTarget, event_type: EventType, now: datetime
+) -> None:
     """Send one dummy request, with no retry (Bring: failures go unnoticed, we log them)."""
     message_id = f"test_{uuid.uuid4().hex}"
-    request = build_request(target, test_payload(target.subscription, now), message_id, now)
+    body = test_payload(target.subscription, event_type, now)
+    request = build_request(target, body, message_id, now)
     result = await sender.send(request)
     log.info(
         "test_push_sent webhook_id=%s status=%s error=%s duration_ms=%.1f",

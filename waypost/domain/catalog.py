@@ -44,6 +44,8 @@ class EventType:
     default_fields: tuple[str, ...]
     trigger_on_change: str | None = None
     """Fires only when this field of the entity changes (``task_assigned_to_dp``: fleet_id)."""
+    trigger_entity: str | None = None
+    """The kind of entity whose snapshots carry that field (``task_assigned_to_dp``: order)."""
 
     def example_copy(self) -> dict[str, Any]:
         """A mutable copy of the example; the catalog's own stays unchanged."""
@@ -287,7 +289,7 @@ def _example(name: str, group: str) -> dict[str, Any]:
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array"}
 
 
-def _schema(example: Mapping[str, Any], webhook_type: str | None) -> dict[str, Any]:
+def schema_of(example: Mapping[str, Any], webhook_type: str | None = None) -> dict[str, Any]:
     """A JSON Schema of the example's top-level fields (nullable where the example is null)."""
     properties: dict[str, Any] = {}
     for key, value in example.items():
@@ -312,7 +314,7 @@ def _seed_example() -> dict[str, Any]:
     return example
 
 
-def _frozen(value: dict[str, Any]) -> Mapping[str, Any]:
+def frozen(value: dict[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(value)
 
 
@@ -333,8 +335,8 @@ def _build() -> tuple[dict[str, EventGroup], dict[str, EventType]]:
             title=name.replace("_", " ").capitalize(),
             group=name,
             description=text,
-            example=_frozen(example),
-            schema=_frozen(_schema(example, None)),
+            example=frozen(example),
+            schema=frozen(schema_of(example, None)),
             default_fields=tuple(example),
         )
     for name, title, text, group in _BRINGG_TYPES:
@@ -344,10 +346,11 @@ def _build() -> tuple[dict[str, EventGroup], dict[str, EventType]]:
             title=title,
             group=group,
             description=text,
-            example=_frozen(example),
-            schema=_frozen(_schema(example, name)),
+            example=frozen(example),
+            schema=frozen(schema_of(example, name)),
             default_fields=tuple(example),
             trigger_on_change="fleet_id" if name == "task_assigned_to_dp" else None,
+            trigger_entity="order" if name == "task_assigned_to_dp" else None,
         )
     return groups, types
 

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 
 from waypost.domain import eventcast
-from waypost.domain.catalog import EVENT_TYPES
 from waypost.domain.payload import Selection, compile_selection
 from waypost.domain.routing import CompiledFilter, compile_filters, parse_filters
 from waypost.domain.values import Candidate, NewDelivery
@@ -27,18 +26,10 @@ from waypost.domain.values import Candidate, NewDelivery
 class IncomingEvent:
     id: str
     type: str
+    group: str
     tracking_id: str | None
     data: Mapping[str, Any]
     created_at: datetime
-
-
-def event_group(event_type: str) -> str:
-    return EVENT_TYPES[event_type].group
-
-
-def topics_of(event_type: str) -> tuple[str, str]:
-    """A subscription receives an event if it names the event's type or the type's group."""
-    return event_type, event_group(event_type)
 
 
 @lru_cache(maxsize=65_536)
@@ -78,7 +69,8 @@ def _eventcast_body(event: IncomingEvent, group: str) -> str:
 
 def plan(event: IncomingEvent, candidates: Sequence[Candidate]) -> tuple[NewDelivery, ...]:
     """One delivery per candidate that receives ``event``, each with its own body."""
-    topics = topics_of(event.type)
+    # A subscription receives an event if it names the event's type or the type's group.
+    topics = (event.type, event.group)
     plain: str | None = None
     deliveries = []
     for candidate in candidates:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, is_wildcard, suggest_types
+from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType, is_wildcard, suggest_types
 from waypost.errors import ValidationFailed
 
 MAX_URL = 250
@@ -38,14 +38,18 @@ def check_headers(headers: Sequence[tuple[str, str]]) -> None:
         seen.add(key.lower())
 
 
-def check_event_groups(groups: Sequence[str]) -> tuple[str, ...]:
+def check_event_groups(
+    groups: Sequence[str], custom: Collection[EventType] = ()
+) -> tuple[str, ...]:
+    """Known groups: the catalog's and those of the tenant's own types (``custom``)."""
+    custom_groups = {event_type.group for event_type in custom}
     for index, group in enumerate(groups):
         if is_wildcard(group):
             raise ValidationFailed(
                 f"event_groups[{index}]: wildcards like * and ALL are not supported; "
                 "name the groups"
             )
-        if group not in EVENT_GROUPS:
+        if group not in EVENT_GROUPS and group not in custom_groups:
             raise ValidationFailed(
                 f"event_groups[{index}]: unknown event group {group!r} "
                 f"(known: {', '.join(sorted(EVENT_GROUPS))})"
@@ -53,9 +57,10 @@ def check_event_groups(groups: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(groups))
 
 
-def check_event_types(names: Sequence[str]) -> tuple[str, ...]:
+def check_event_types(names: Sequence[str], custom: Collection[EventType] = ()) -> tuple[str, ...]:
+    custom_names = {event_type.name for event_type in custom}
     for index, name in enumerate(names):
-        if name not in EVENT_TYPES:
+        if name not in EVENT_TYPES and name not in custom_names:
             hint = ", ".join(suggest_types(name))
             raise ValidationFailed(
                 f"event_types[{index}]: unknown event type {name!r}"

@@ -1,7 +1,8 @@
 """The Store: what waypost does with its database, as domain operations.
 
 The queries are written once in SQLAlchemy Core for both databases, grouped
-by concern (``accounts``, ``subscriptions``, ``deliveries``, ``history``); the dialect
+by concern (``accounts``, ``subscriptions``, ``deliveries``, ``history``,
+``catalog``); the dialect
 subclasses (``sqlite.py``, ``postgres.py``) add only what must differ, such as
 how due deliveries are claimed.
 """
@@ -9,10 +10,11 @@ how due deliveries are claimed.
 from __future__ import annotations
 
 from waypost.store.accounts import AccountQueries
+from waypost.store.catalog import CatalogQueries
 from waypost.store.deliveries import DeliveryQueries
 from waypost.store.history import HistoryQueries
 from waypost.store.subscriptions import SubscriptionQueries
 
 
-class Store(AccountQueries, SubscriptionQueries, DeliveryQueries, HistoryQueries):
+class Store(AccountQueries, SubscriptionQueries, DeliveryQueries, HistoryQueries, CatalogQueries):
     """Every query waypost runs. Use ``open_store`` to get the right subclass for a URL."""

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from waypost.crypto import SecretBox
-from waypost.errors import StoreError
+from waypost.errors import StoreError, ValidationFailed, WaypostError
 from waypost.store import schema as t
 from waypost.store.engine import Engines
 from waypost.store.models import SUBSCRIPTION_ENDED, DeliveryStatus
@@ -35,7 +35,19 @@ def valid_id(value: str) -> bool:
 
 def _cause(exc: SQLAlchemyError) -> str:
     """The driver's error class name: enough to diagnose, never a parameter value."""
-    return type(getattr(exc, "orig", None) or exc).__name__
+    orig = getattr(exc, "orig", None)
+    return type(getattr(orig, "__cause__", None) or orig or exc).__name__
+
+
+def _failure(exc: SQLAlchemyError, doing: str) -> WaypostError:
+    """PostgreSQL's data exceptions (SQLSTATE class 22) are bad input, not an outage: the one
+    that gets past request validation is a NUL character, which PostgreSQL's text refuses."""
+    sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+    if sqlstate == "22021":
+        return ValidationFailed("a text value contains a NUL character (\\u0000)")
+    if sqlstate.startswith("22"):
+        return ValidationFailed(f"a value is not accepted by the database: {_cause(exc)}")
+    return StoreError(f"database {doing} failed: {_cause(exc)}")
 
 
 def active(now: datetime) -> sa.ColumnElement[bool]:
@@ -77,7 +89,7 @@ class StoreCore:
         except IntegrityError:
             raise
         except SQLAlchemyError as exc:
-            raise StoreError(f"database write failed: {_cause(exc)}") from exc
+            raise _failure(exc, "write") from exc
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
@@ -85,7 +97,7 @@ class StoreCore:
             async with self._engines.read.connect() as connection:
                 yield connection
         except SQLAlchemyError as exc:
-            raise StoreError(f"database read failed: {_cause(exc)}") from exc
+            raise _failure(exc, "read") from exc
 
     async def _lock_subscription_keys(
         self, connection: AsyncConnection, tenant_id: str, tracking_keys: Sequence[str], url: str

@@ -93,38 +93,7 @@ class DeliveryQueries(StoreCore):
         self, tenant_id: str, events: Sequence[NewEvent], now: datetime
     ) -> list[str]:
         async with self._write() as connection:
-            known = await self._known_keys(connection, tenant_id, events)
-            ids: list[str] = []
-            event_rows: list[dict[str, Any]] = []
-            delivery_rows: list[dict[str, Any]] = []
-            for event in events:
-                key = event.idempotency_key
-                if key is not None and key in known:
-                    ids.append(known[key])
-                    continue
-                if key is not None:
-                    known[key] = event.id
-                ids.append(event.id)
-                event_rows.append(_event_row(tenant_id, event, now))
-                delivery_rows.extend(_delivery_rows(tenant_id, event, now))
-            if event_rows:
-                await connection.execute(t.events.insert(), event_rows)
-            if delivery_rows:
-                await connection.execute(d.insert(), delivery_rows)
-        return ids
-
-    async def _known_keys(
-        self, connection: AsyncConnection, tenant_id: str, events: Sequence[NewEvent]
-    ) -> dict[str, str]:
-        keys = [event.idempotency_key for event in events if event.idempotency_key is not None]
-        if not keys:
-            return {}
-        rows = await connection.execute(
-            sa.select(t.events.c.idempotency_key, t.events.c.id).where(
-                t.events.c.tenant_id == tenant_id, t.events.c.idempotency_key.in_(keys)
-            )
-        )
-        return {row.idempotency_key: row.id for row in rows}
+            return await insert_events(connection, tenant_id, events, now)
 
     def _due_select(self, limit: int, now: datetime) -> sa.Select[tuple[str]]:
         """Due pending deliveries, oldest due first, through the partial ``ix_deliveries_due``."""
@@ -249,6 +218,46 @@ def summary(row: Any) -> DeliverySummary:
         ack_delivery_id=row.ack_delivery_id,
         ack_error_message=row.ack_error_message,
     )
+
+
+async def insert_events(
+    connection: AsyncConnection, tenant_id: str, events: Sequence[NewEvent], now: datetime
+) -> list[str]:
+    """Insert events and their deliveries in the caller's transaction; returns the event ids
+    in order, the original id where an idempotency key was seen before."""
+    known = await _known_keys(connection, tenant_id, events)
+    ids: list[str] = []
+    event_rows: list[dict[str, Any]] = []
+    delivery_rows: list[dict[str, Any]] = []
+    for event in events:
+        key = event.idempotency_key
+        if key is not None and key in known:
+            ids.append(known[key])
+            continue
+        if key is not None:
+            known[key] = event.id
+        ids.append(event.id)
+        event_rows.append(_event_row(tenant_id, event, now))
+        delivery_rows.extend(_delivery_rows(tenant_id, event, now))
+    if event_rows:
+        await connection.execute(t.events.insert(), event_rows)
+    if delivery_rows:
+        await connection.execute(d.insert(), delivery_rows)
+    return ids
+
+
+async def _known_keys(
+    connection: AsyncConnection, tenant_id: str, events: Sequence[NewEvent]
+) -> dict[str, str]:
+    keys = [event.idempotency_key for event in events if event.idempotency_key is not None]
+    if not keys:
+        return {}
+    rows = await connection.execute(
+        sa.select(t.events.c.idempotency_key, t.events.c.id).where(
+            t.events.c.tenant_id == tenant_id, t.events.c.idempotency_key.in_(keys)
+        )
+    )
+    return {row.idempotency_key: row.id for row in rows}
 
 
 _UPDATE_DELIVERY = (

@@ -202,3 +202,42 @@ attempts = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Index(None, "delivery_id", "number"),
 )
+
+custom_event_types = sa.Table(
+    "custom_event_types",
+    metadata,
+    sa.Column(
+        "tenant_id",
+        Id,
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("group_name", sa.String(100), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.String(1000), nullable=False),
+    sa.Column("schema", sa.Text, nullable=False),
+    sa.Column("example", sa.Text, nullable=False),
+    sa.Column("default_fields", sa.Text, nullable=False),
+    sa.Column("trigger_on_change", sa.String(200), nullable=True),
+    sa.Column("trigger_entity", sa.String(100), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The last seen value of each watched field of each entity: the memory behind
+# "fires only when the field changes". One row per (entity, watched field).
+entity_fields = sa.Table(
+    "entity_fields",
+    metadata,
+    sa.Column(
+        "tenant_id",
+        Id,
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("kind", sa.String(100), primary_key=True),
+    sa.Column("entity_id", sa.String(250), primary_key=True),
+    sa.Column("field", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -203,6 +203,24 @@ class SubscriptionQueries(StoreCore):
             secrets.append(self._box.open(row.previous_secret_enc))
         return SendTarget(subscription=subscription, headers=headers, secrets=tuple(secrets))
 
+    async def set_fields(
+        self,
+        *,
+        tenant_id: str,
+        subscription_id: str,
+        fields: tuple[str, ...] | None,
+        now: datetime,
+    ) -> Subscription:
+        """Change which payload fields a subscription receives; ``None``: the default data."""
+        async with self._write() as connection:
+            await self._fetch_subscription(connection, tenant_id, subscription_id, now)
+            await connection.execute(
+                t.webhooks.update()
+                .where(t.webhooks.c.id == subscription_id)
+                .values(fields=dumps(fields) if fields is not None else None)
+            )
+            return await self._fetch_subscription(connection, tenant_id, subscription_id, now)
+
     async def rotate_secret(
         self,
         *,
