@@ -85,21 +85,29 @@ def _new_event(
     )
 
 
-async def ingest_events(
+async def route(
     store: Store, tenant_id: str, inputs: Sequence[EventInput], now: datetime
-) -> list[str]:
-    """Store ``inputs`` and their deliveries durably; returns the event ids in order.
-
-    Routing reads the subscriptions once for the whole batch; the events and every
-    delivery are then written in one transaction, so a 202 means the fan-out is durable.
-    """
+) -> list[NewEvent]:
+    """Everything ingest does before writing: check the types, read the candidate
+    subscriptions once for the whole batch, and plan each one's delivery and body."""
     types = await resolve_types(store, tenant_id, {item.type for item in inputs})
     for index, item in enumerate(inputs):
         if item.type not in types:
             raise unknown_type(item.type, f"events[{index}].type" if len(inputs) > 1 else "type")
     tracking_ids = {item.tracking_id for item in inputs if item.tracking_id is not None}
     candidates = await _candidates(store, tenant_id, types.values(), tracking_ids, now)
-    events = [_new_event(item, types[item.type], candidates, now) for item in inputs]
+    return [_new_event(item, types[item.type], candidates, now) for item in inputs]
+
+
+async def ingest_events(
+    store: Store, tenant_id: str, inputs: Sequence[EventInput], now: datetime
+) -> list[str]:
+    """Store ``inputs`` and their deliveries durably; returns the event ids in order.
+
+    The events and every delivery are written in one transaction, so a 202 means the
+    fan-out is durable.
+    """
+    events = await route(store, tenant_id, inputs, now)
     return await store.ingest(tenant_id=tenant_id, events=events, now=now)
 
 
