@@ -6,20 +6,20 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import waypost
-from waypost.api import catalog, deliveries, entities, events, webhooks
+from waypost.api import auth_methods, catalog, deliveries, entities, events, webhooks
 from waypost.api.deps import Services
 from waypost.api.errors import install_error_handlers
 from waypost.api.limits import Limiter
 from waypost.config import Settings
 from waypost.delivery.dispatcher import Dispatcher
-from waypost.delivery.sender import Sender
+from waypost.delivery.outbound_auth import outbound
 from waypost.store import open_store
 
 log = logging.getLogger(__name__)
@@ -60,33 +60,40 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await open_store(settings, run_migrations=roles.migrate)
-        sender = Sender.from_settings(settings)
-        await sender.start()
-        limiter = Limiter(
-            rate=settings.rate_limit_per_second,
-            burst=settings.rate_limit_burst,
-            max_concurrent=settings.max_concurrent_requests,
-            max_concurrent_tests=settings.max_concurrent_tests,
-        )
-        svc = Services(settings=settings, store=store, sender=sender, limiter=limiter)
-        app.state.services = svc
-        stop = asyncio.Event()
-        dispatching = None
-        if roles.dispatcher:
-            dispatcher = Dispatcher(store, sender, settings, wakeup=svc.work_available)
-            dispatching = asyncio.create_task(dispatcher.run(stop))
-        log.info("api_started database=%s dispatcher=%s", store.dialect, roles.dispatcher)
-        try:
-            yield
-        finally:
-            # SIGTERM reaches here through uvicorn: stop claiming, finish what is in flight.
-            stop.set()
-            if dispatching is not None:
-                await dispatching
-            await svc.drain()
-            await sender.close()
-            await store.close()
+        async with AsyncExitStack() as resources:
+            store = await open_store(settings, run_migrations=roles.migrate)
+            resources.push_async_callback(store.close)
+            sender, authenticator = await resources.enter_async_context(outbound(settings))
+            limiter = Limiter(
+                rate=settings.rate_limit_per_second,
+                burst=settings.rate_limit_burst,
+                max_concurrent=settings.max_concurrent_requests,
+                max_concurrent_tests=settings.max_concurrent_tests,
+            )
+            svc = Services(
+                settings=settings,
+                store=store,
+                sender=sender,
+                authenticator=authenticator,
+                limiter=limiter,
+            )
+            app.state.services = svc
+            stop = asyncio.Event()
+            dispatching = None
+            if roles.dispatcher:
+                dispatcher = Dispatcher(
+                    store, sender, settings, authenticator=authenticator, wakeup=svc.work_available
+                )
+                dispatching = asyncio.create_task(dispatcher.run(stop))
+            log.info("api_started database=%s dispatcher=%s", store.dialect, roles.dispatcher)
+            try:
+                yield
+            finally:
+                # SIGTERM reaches here through uvicorn: stop claiming, finish what is in flight.
+                stop.set()
+                if dispatching is not None:
+                    await dispatching
+                await svc.drain()
 
     app = FastAPI(
         title="waypost",
@@ -109,5 +116,6 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
     app.include_router(deliveries.router)
     app.include_router(catalog.router)
     app.include_router(entities.router)
+    app.include_router(auth_methods.router)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -19,7 +19,7 @@ from waypost.app import Roles, create_app
 from waypost.config import Settings, load_settings
 from waypost.crypto import new_secret_key
 from waypost.delivery.dispatcher import Dispatcher
-from waypost.delivery.sender import Sender
+from waypost.delivery.outbound_auth import outbound
 from waypost.domain.keys import issue_key
 from waypost.domain.passwords import hash_password
 from waypost.errors import WaypostError
@@ -133,12 +133,10 @@ async def _work(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     store = await open_store(settings, run_migrations=True)
-    sender = Sender.from_settings(settings)
-    await sender.start()
     try:
-        await Dispatcher(store, sender, settings).run(stop)
+        async with outbound(settings) as (sender, authenticator):
+            await Dispatcher(store, sender, settings, authenticator=authenticator).run(stop)
     finally:
-        await sender.close()
         await store.close()
 
 

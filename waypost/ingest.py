@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from waypost.domain import entities
+from waypost.domain.ack import FOLLOW_UP_TYPES, order_key
 from waypost.domain.catalog import EVENT_TYPES, EventType, suggest_types
 from waypost.domain.fanout import IncomingEvent, plan
 from waypost.domain.values import Candidate
@@ -65,7 +66,11 @@ async def _candidates(
 
 
 def _new_event(
-    item: EventInput, event_type: EventType, candidates: Sequence[Candidate], now: datetime
+    item: EventInput,
+    event_type: EventType,
+    candidates: Sequence[Candidate],
+    now: datetime,
+    additions: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> NewEvent:
     incoming = IncomingEvent(
         id=str(uuid.uuid4()),
@@ -81,7 +86,7 @@ def _new_event(
         tracking_id=item.tracking_id,
         data=orjson.dumps(item.data).decode(),
         idempotency_key=item.idempotency_key,
-        deliveries=plan(incoming, candidates),
+        deliveries=plan(incoming, candidates, additions),
     )
 
 
@@ -96,7 +101,32 @@ async def route(
             raise unknown_type(item.type, f"events[{index}].type" if len(inputs) > 1 else "type")
     tracking_ids = {item.tracking_id for item in inputs if item.tracking_id is not None}
     candidates = await _candidates(store, tenant_id, types.values(), tracking_ids, now)
-    return [_new_event(item, types[item.type], candidates, now) for item in inputs]
+    acknowledged = await _acknowledged(store, tenant_id, inputs)
+    return [
+        _new_event(
+            item, types[item.type], candidates, now, acknowledged.get(_follow_up(item) or "")
+        )
+        for item in inputs
+    ]
+
+
+def _follow_up(item: EventInput) -> str | None:
+    """The order a follow-up event is about; ``None`` for other events."""
+    return order_key(item.tracking_id, item.data) if item.type in FOLLOW_UP_TYPES else None
+
+
+async def _acknowledged(
+    store: Store, tenant_id: str, inputs: Sequence[EventInput]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """For follow-up events (``delivery_updated``, ...): order → subscription → the
+    ``delivery_id`` its receiver acknowledged, to set in that subscription's body."""
+    keys = {key for item in inputs if (key := _follow_up(item)) is not None}
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for mapping in await store.delivery_mappings(tenant_id=tenant_id, order_keys=keys):
+        found.setdefault(mapping.tracking_id, {})[mapping.webhook_id] = {
+            "delivery_id": mapping.delivery_id
+        }
+    return found
 
 
 async def ingest_events(

@@ -149,3 +149,51 @@ async def replay_deliveries(
         total += chunk
         svc.work_available.set()
     return Json({"replayed": total}, status_code=202)
+
+
+class MappingOut(BaseModel):
+    trackingId: str
+    webhook_id: str
+    delivery_id: str
+    delivery_cost: int | None
+    green_delivery: bool | None
+    fleet_extras: dict[str, Any] | None
+    source_delivery_id: str
+    updated_at: str
+
+
+class MappingPage(BaseModel):
+    items: list[MappingOut]
+    next_cursor: str | None
+
+
+@router.get(
+    "/api/v1/mappings",
+    response_model=MappingPage,
+    tags=["deliveries"],
+    summary="Which receiver's delivery_id belongs to an order, per subscription",
+)
+async def list_mappings(
+    trackingId: Annotated[
+        str, Query(min_length=1, max_length=250, description="The order: tracking id or data id")
+    ],
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    found = await svc.store.delivery_mappings(
+        tenant_id=principal.tenant_id, order_keys=[trackingId]
+    )
+    items = [
+        {
+            "trackingId": mapping.tracking_id,
+            "webhook_id": mapping.webhook_id,
+            "delivery_id": mapping.delivery_id,
+            "delivery_cost": mapping.delivery_cost,
+            "green_delivery": mapping.green_delivery,
+            "fleet_extras": mapping.fleet_extras,
+            "source_delivery_id": mapping.source_delivery_id,
+            "updated_at": iso(mapping.updated_at),
+        }
+        for mapping in found
+    ]
+    return Json({"items": items, "next_cursor": None})

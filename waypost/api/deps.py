@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from waypost.api.limits import Limiter
 from waypost.config import Settings
+from waypost.delivery.outbound_auth import Authenticator
 from waypost.delivery.sender import Sender
 from waypost.domain.keys import digest
 from waypost.errors import AuthenticationFailed
@@ -49,6 +50,7 @@ class Services:
     settings: Settings
     store: Store
     sender: Sender
+    authenticator: Authenticator
     limiter: Limiter
     principals: PrincipalCache = field(default_factory=PrincipalCache)
     background: set[asyncio.Task[None]] = field(default_factory=set)

@@ -23,7 +23,7 @@ from waypost.domain.payload import parse_fields
 from waypost.domain.retry import exponential_delays
 from waypost.domain.routing import parse_filters
 from waypost.domain.signing import generate_secret
-from waypost.errors import ValidationFailed
+from waypost.errors import NotFound, ValidationFailed
 from waypost.store.models import Header, Principal, Subscription, SubscriptionSpec
 
 router = APIRouter(tags=["webhooks"], responses=COMMON_ERRORS)
@@ -156,6 +156,17 @@ def webhook_out(subscription: Subscription) -> dict[str, Any]:
     }
 
 
+async def _check_auth_method(svc: Services, tenant_id: str, method_id: str | None) -> None:
+    if method_id is None:
+        return
+    try:
+        await svc.store.get_auth_method(tenant_id=tenant_id, method_id=method_id)
+    except NotFound as exc:
+        raise ValidationFailed(
+            f"auth_method_id: no auth method {method_id} (see /api/v1/auth-methods)"
+        ) from exc
+
+
 async def _custom_types(
     svc: Services, tenant_id: str, body: _SubscriptionFields
 ) -> list[EventType]:
@@ -242,6 +253,7 @@ async def create_webhook(
     svc: Services = Depends(services),
 ) -> Json:
     now = utcnow()
+    await _check_auth_method(svc, principal.tenant_id, body.auth_method_id)
     custom = await _custom_types(svc, principal.tenant_id, body)
     specs = _specs(body, [body.trackingId], svc, now, custom)
     created = await svc.store.create_subscriptions(
@@ -266,6 +278,7 @@ async def create_webhooks_batch(
     svc: Services = Depends(services),
 ) -> Json:
     now = utcnow()
+    await _check_auth_method(svc, principal.tenant_id, body.auth_method_id)
     custom = await _custom_types(svc, principal.tenant_id, body)
     specs = _specs(body, list(dict.fromkeys(body.trackingIds)), svc, now, custom)
     created = await svc.store.create_subscriptions(
@@ -417,7 +430,7 @@ async def test_webhook(
 
     async def push() -> None:
         try:
-            await send_test_push(svc.sender, target, event_type, now)
+            await send_test_push(svc.sender, svc.authenticator, target, event_type, now)
         finally:
             svc.limiter.leave(caller, "test")
 
@@ -509,3 +522,48 @@ async def preview_sample(
     svc: Services = Depends(services),
 ) -> Response:
     return await _preview(svc, principal, webhook_id, sample)
+
+
+class WebhookPatch(BaseModel):
+    model_config = _STRICT
+    auth_method_id: str | None = Field(
+        default=None, max_length=100, description="A JWT or OAuth2 method; null for none"
+    )
+    headers: list[HeaderIn] | None = Field(
+        default=None, description="Replaces the static headers (write-only values)"
+    )
+
+
+@router.patch(
+    "/api/v1/webhooks/{webhook_id}",
+    response_model=WebhookOut,
+    responses=NOT_FOUND,
+    summary="Change a subscription's authentication: its auth method and static headers",
+)
+async def patch_webhook(
+    webhook_id: WebhookId,
+    body: WebhookPatch,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
+) -> Json:
+    now = utcnow()
+    current = await svc.store.get_subscription(
+        tenant_id=principal.tenant_id, subscription_id=webhook_id, now=now
+    )
+    method_id = current.auth_method_id
+    if "auth_method_id" in body.model_fields_set:
+        method_id = body.auth_method_id
+        await _check_auth_method(svc, principal.tenant_id, method_id)
+    headers = None
+    if body.headers is not None:
+        pairs = [(header.key, header.value) for header in body.headers]
+        rules.check_headers(pairs)
+        headers = [Header(key=key, value=value) for key, value in pairs]
+    subscription = await svc.store.change_auth(
+        tenant_id=principal.tenant_id,
+        subscription_id=webhook_id,
+        auth_method_id=method_id,
+        headers=headers,
+        now=now,
+    )
+    return Json(webhook_out(subscription))

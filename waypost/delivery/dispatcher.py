@@ -23,9 +23,11 @@ from typing import Any
 
 from waypost.config import Settings
 from waypost.delivery.outbound import build_request
+from waypost.delivery.outbound_auth import Authenticator, TokenUnavailable
 from waypost.delivery.sender import FailureKind, OutboundRequest, Sender, SendResult
 from waypost.domain import eventcast
 from waypost.domain.ack import Acknowledgement, needs_ack, parse_ack
+from waypost.domain.auth import OAuth2Method
 from waypost.domain.retry import (
     Outcome,
     OutcomeKind,
@@ -50,6 +52,8 @@ _FAILURE_OUTCOMES = {
     FailureKind.CONNECTION_ERROR: OutcomeKind.CONNECTION_ERROR,
     FailureKind.TLS_ERROR: OutcomeKind.TLS_ERROR,
     FailureKind.REFUSED_TARGET: OutcomeKind.REFUSED_TARGET,
+    # A token endpoint that is down now may be up at the next retry.
+    FailureKind.AUTH_ERROR: OutcomeKind.CONNECTION_ERROR,
 }
 _VERDICT_STATUS = {
     Verdict.DELIVERED: DeliveryStatus.DELIVERED,
@@ -80,6 +84,7 @@ class Dispatcher:
         sender: Sender,
         settings: Settings,
         *,
+        authenticator: Authenticator,
         wakeup: asyncio.Event | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
@@ -91,6 +96,7 @@ class Dispatcher:
             )
         self._store = store
         self._sender = sender
+        self._authenticator = authenticator
         self._settings = settings
         self._wakeup = wakeup or asyncio.Event()
         self._clock = clock
@@ -203,26 +209,51 @@ class Dispatcher:
             delays = self._settings.retry_delays
         return RetryPolicy(delays=delays, jitter=subscription.retry_jitter)
 
-    def _request(
+    async def _send(
         self, delivery: ClaimedDelivery, target: SendTarget, now: datetime
-    ) -> OutboundRequest:
+    ) -> SendResult:
+        """One attempt, with the subscription's credentials. An OAuth2 token the target
+        refuses (401) is replaced and the request sent once more, within the attempt."""
         payload = delivery.payload
         if target.subscription.tracking_id is not None:
             payload = eventcast.with_pushed(payload, now)
-        request = build_request(target, payload.encode(), delivery.id, now)
-        if needs_ack(delivery.event_type, target.subscription.require_ack):
-            request = OutboundRequest(
-                url=request.url,
-                headers=request.headers,
-                body=request.body,
-                timeout=self._settings.ack_timeout,
+        body = payload.encode()
+        timeout = (
+            self._settings.ack_timeout
+            if needs_ack(delivery.event_type, target.subscription.require_ack)
+            else None
+        )
+        for _ in range(2):
+            credentials = None
+            if target.auth is not None:
+                try:
+                    credentials = await self._authenticator.credentials(
+                        target.auth, delivery_id=delivery.id, body=body, now=now
+                    )
+                except TokenUnavailable as exc:
+                    return SendResult.failed_before_sending(FailureKind.AUTH_ERROR, str(exc))
+            request = build_request(
+                target, body, delivery.id, now, credentials.headers if credentials else None
             )
-        return request
+            result = await self._sender.send(
+                OutboundRequest(
+                    url=request.url, headers=request.headers, body=body, timeout=timeout
+                )
+            )
+            if (
+                result.status_code != 401
+                or credentials is None
+                or credentials.token is None
+                or not isinstance(target.auth, OAuth2Method)
+            ):
+                return result
+            self._authenticator.reject(target.auth, credentials.token)
+        return result
 
     async def _deliver(self, delivery: ClaimedDelivery, target: _Target) -> None:
         now = self._clock()
         subscription = target.send.subscription
-        result = await self._sender.send(self._request(delivery, target.send, now))
+        result = await self._send(delivery, target.send, now)
         outcome, ack = _outcome(result, delivery, target.send, now)
         number = delivery.attempt_count + 1
         decision = target.policy.decide(number, outcome, now, self._rng)
@@ -239,7 +270,7 @@ class Dispatcher:
                 error=result.error or decision.reason,
                 status=_VERDICT_STATUS[decision.verdict],
                 next_attempt_at=decision.next_attempt_at,
-                ack_delivery_id=ack.delivery_id if ack else None,
+                ack=ack,
                 ack_error_message=outcome.reason
                 if outcome.kind == OutcomeKind.ACK_REJECTED
                 else None,

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from waypost.delivery.outbound_auth import Authenticator, TokenUnavailable
 from waypost.delivery.sender import OutboundRequest, Sender
 from waypost.domain import eventcast
 from waypost.domain.catalog import EVENT_TYPES, EventType, group_members
@@ -22,16 +23,22 @@ log = logging.getLogger(__name__)
 
 
 def build_request(
-    target: SendTarget, body: bytes, message_id: str, now: datetime
+    target: SendTarget,
+    body: bytes,
+    message_id: str,
+    now: datetime,
+    credentials: Mapping[str, str] | None = None,
 ) -> OutboundRequest:
-    """Content-Type, the subscription's static headers, Bring's headers for Event Cast
-    subscriptions, and Standard Webhooks signature headers over exactly ``body``."""
+    """Content-Type, Bring's headers for Event Cast subscriptions, the subscription's static
+    headers, its auth method's ``credentials``, and Standard Webhooks signature headers
+    over exactly ``body``."""
     subscription = target.subscription
     headers = {"Content-Type": subscription.content_type}
     if subscription.tracking_id is not None:
         headers.update(eventcast.callback_headers(message_id))
     for header in target.headers:
         headers[header.key] = header.value
+    headers.update(credentials or {})
     headers.update(signature_headers(target.secrets, message_id, int(now.timestamp()), body))
     return OutboundRequest(url=subscription.url, headers=headers, body=body)
 
@@ -95,13 +102,26 @@ def test_payload(subscription: Subscription, event_type: EventType, now: datetim
 
 
 async def send_test_push(
-    sender: Sender, target: SendTarget, event_type: EventType, now: datetime
+    sender: Sender,
+    authenticator: Authenticator,
+    target: SendTarget,
+    event_type: EventType,
+    now: datetime,
 ) -> None:
     """Send one dummy request, with no retry (Bring: failures go unnoticed, we log them)."""
     message_id = f"test_{uuid.uuid4().hex}"
     body = test_payload(target.subscription, event_type, now)
-    request = build_request(target, body, message_id, now)
-    result = await sender.send(request)
+    credentials = None
+    if target.auth is not None:
+        try:
+            found = await authenticator.credentials(
+                target.auth, delivery_id=message_id, body=body, now=now
+            )
+        except TokenUnavailable as exc:
+            log.warning("test_push_failed webhook_id=%s error=%s", target.subscription.id, exc)
+            return
+        credentials = found.headers
+    result = await sender.send(build_request(target, body, message_id, now, credentials))
     log.info(
         "test_push_sent webhook_id=%s status=%s error=%s duration_ms=%.1f",
         target.subscription.id,

@@ -42,6 +42,7 @@ class FailureKind(StrEnum):
     CONNECTION_ERROR = "connection_error"
     TLS_ERROR = "tls_error"
     REFUSED_TARGET = "refused_target"
+    AUTH_ERROR = "auth_error"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +64,19 @@ class SendResult:
     failure: FailureKind | None
     error: str | None
     """Human-readable failure; never contains request header values."""
+
+    @classmethod
+    def failed_before_sending(cls, failure: FailureKind, error: str) -> SendResult:
+        """An attempt that ended before its request went out (e.g. no OAuth2 token)."""
+        return cls(
+            started_at=datetime.now(UTC),
+            duration_ms=0.0,
+            status_code=None,
+            response_headers={},
+            body=b"",
+            failure=failure,
+            error=error,
+        )
 
 
 @lru_cache(maxsize=4096)

@@ -16,6 +16,18 @@ import orjson
 
 ACK_EVENT_TYPES = frozenset({"delivery_created"})
 """Event types whose receivers must always acknowledge (carrier integrations)."""
+FOLLOW_UP_TYPES = frozenset({"delivery_updated", "delivery_cancelled"})
+"""Later events about an acknowledged order: they carry the receiver's ``delivery_id``."""
+
+
+def order_key(tracking_id: str | None, data: Any) -> str | None:
+    """The order an event is about: its tracking id, else the ``id`` in its data."""
+    if tracking_id is not None:
+        return tracking_id
+    found = data.get("id") if isinstance(data, dict) else None
+    if isinstance(found, str | int) and not isinstance(found, bool):
+        return str(found)
+    return None
 
 
 def needs_ack(event_type: str, required_by_subscription: bool) -> bool:

@@ -67,8 +67,16 @@ def _eventcast_body(event: IncomingEvent, group: str) -> str:
     return orjson.dumps(body).decode()
 
 
-def plan(event: IncomingEvent, candidates: Sequence[Candidate]) -> tuple[NewDelivery, ...]:
-    """One delivery per candidate that receives ``event``, each with its own body."""
+def plan(
+    event: IncomingEvent,
+    candidates: Sequence[Candidate],
+    additions: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[NewDelivery, ...]:
+    """One delivery per candidate that receives ``event``, each with its own body.
+
+    ``additions`` maps a subscription id to fields set on top of its body, after field
+    selection: the ``delivery_id`` its receiver acknowledged for this order.
+    """
     # A subscription receives an event if it names the event's type or the type's group.
     topics = (event.type, event.group)
     plain: str | None = None
@@ -84,6 +92,8 @@ def plan(event: IncomingEvent, candidates: Sequence[Candidate]) -> tuple[NewDeli
             if plain is None:
                 plain = orjson.dumps(event.data).decode()
             payload = plain
+        if additions and candidate.id in additions and candidate.tracking_id is None:
+            payload = orjson.dumps({**orjson.loads(payload), **additions[candidate.id]}).decode()
         deliveries.append(
             NewDelivery(id=str(uuid.uuid4()), webhook_id=candidate.id, payload=payload)
         )

@@ -2,7 +2,7 @@
 
 The queries are written once in SQLAlchemy Core for both databases, grouped
 by concern (``accounts``, ``subscriptions``, ``deliveries``, ``history``,
-``catalog``); the dialect
+``catalog``, ``auth_methods``); the dialect
 subclasses (``sqlite.py``, ``postgres.py``) add only what must differ, such as
 how due deliveries are claimed.
 """
@@ -10,11 +10,19 @@ how due deliveries are claimed.
 from __future__ import annotations
 
 from waypost.store.accounts import AccountQueries
+from waypost.store.auth_methods import AuthMethodQueries
 from waypost.store.catalog import CatalogQueries
 from waypost.store.deliveries import DeliveryQueries
 from waypost.store.history import HistoryQueries
 from waypost.store.subscriptions import SubscriptionQueries
 
 
-class Store(AccountQueries, SubscriptionQueries, DeliveryQueries, HistoryQueries, CatalogQueries):
+class Store(
+    AccountQueries,
+    SubscriptionQueries,
+    DeliveryQueries,
+    HistoryQueries,
+    CatalogQueries,
+    AuthMethodQueries,
+):
     """Every query waypost runs. Use ``open_store`` to get the right subclass for a URL."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from waypost.domain.ack import order_key
 from waypost.domain.values import Candidate
 from waypost.errors import NotFound
 from waypost.store import schema as t
@@ -19,6 +20,7 @@ from waypost.store.core import StoreCore, active, dumps, valid_id
 from waypost.store.models import (
     AttemptRecord,
     ClaimedDelivery,
+    DeliveryMapping,
     DeliveryStatus,
     DeliverySummary,
     NewEvent,
@@ -76,6 +78,33 @@ class DeliveryQueries(StoreCore):
             for row in await connection.execute(query):
                 grouped[row.webhook_id].append(row)
         return [_candidate(rows) for rows in grouped.values()]
+
+    async def delivery_mappings(
+        self, *, tenant_id: str, order_keys: Collection[str]
+    ) -> list[DeliveryMapping]:
+        """The acknowledged delivery ids of these orders, one per subscription."""
+        if not order_keys:
+            return []
+        m = t.delivery_mappings
+        query = (
+            m.select()
+            .where(m.c.tenant_id == tenant_id, m.c.order_key.in_(list(order_keys)))
+            .order_by(m.c.order_key, m.c.updated_at)
+        )
+        async with self._read() as connection:
+            return [
+                DeliveryMapping(
+                    tracking_id=row.order_key,
+                    webhook_id=row.webhook_id,
+                    delivery_id=row.delivery_id,
+                    delivery_cost=row.delivery_cost,
+                    green_delivery=row.green_delivery,
+                    fleet_extras=orjson.loads(row.fleet_extras) if row.fleet_extras else None,
+                    source_delivery_id=row.source_delivery_id,
+                    updated_at=row.updated_at,
+                )
+                for row in await connection.execute(query)
+            ]
 
     async def ingest(
         self, *, tenant_id: str, events: Sequence[NewEvent], now: datetime
@@ -137,9 +166,12 @@ class DeliveryQueries(StoreCore):
         attempt_rows = [_attempt_row(record) for record in records]
         updates = [_delivery_update(owner, record) for record in records]
         ended = [record.delivery_id for record in records if record.ends_subscription]
+        acked = {record.delivery_id: record for record in records if record.ack is not None}
         async with self._write() as connection:
             await connection.execute(t.attempts.insert(), attempt_rows)
             await connection.execute(_UPDATE_DELIVERY, updates)
+            if acked:
+                await _remember_mappings(connection, acked)
             if ended:
                 webhook_ids = (
                     await connection.execute(
@@ -220,6 +252,40 @@ def summary(row: Any) -> DeliverySummary:
     )
 
 
+async def _remember_mappings(
+    connection: AsyncConnection, acked: Mapping[str, AttemptRecord]
+) -> None:
+    """Keep each acknowledged delivery_id against its order and subscription."""
+    rows = await connection.execute(
+        sa.select(d.c.id, d.c.tenant_id, d.c.webhook_id, d.c.tracking_id, t.events.c.data)
+        .join(t.events, t.events.c.id == d.c.event_id)
+        .where(d.c.id.in_(list(acked)))
+    )
+    m = t.delivery_mappings
+    for row in rows:
+        key = order_key(row.tracking_id, orjson.loads(row.data))
+        record = acked[row.id]
+        if key is None or record.ack is None:
+            continue
+        where = (m.c.tenant_id == row.tenant_id, m.c.order_key == key)
+        await connection.execute(m.delete().where(*where, m.c.webhook_id == row.webhook_id))
+        await connection.execute(
+            m.insert().values(
+                tenant_id=row.tenant_id,
+                order_key=key,
+                webhook_id=row.webhook_id,
+                delivery_id=record.ack.delivery_id,
+                delivery_cost=record.ack.delivery_cost,
+                green_delivery=record.ack.green_delivery,
+                fleet_extras=dumps(record.ack.fleet_extras)
+                if record.ack.fleet_extras is not None
+                else None,
+                source_delivery_id=row.id,
+                updated_at=record.started_at,
+            )
+        )
+
+
 async def insert_events(
     connection: AsyncConnection, tenant_id: str, events: Sequence[NewEvent], now: datetime
 ) -> list[str]:
@@ -287,7 +353,7 @@ def _delivery_update(owner: str, record: AttemptRecord) -> dict[str, Any]:
         "b_finished": None if pending else record.started_at,
         "b_code": record.status_code,
         "b_error": record.error,
-        "b_ack_id": record.ack_delivery_id,
+        "b_ack_id": record.ack.delivery_id if record.ack else None,
         "b_ack_error": record.ack_error_message,
     }
 

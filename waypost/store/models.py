@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from waypost.domain.ack import Acknowledgement
+from waypost.domain.auth import AuthMethod
 from waypost.domain.values import NewDelivery
 
 SUBSCRIPTION_ENDED = "subscription ended or expired before delivery"
@@ -118,6 +120,8 @@ class SendTarget:
     headers: tuple[Header, ...]
     secrets: tuple[str, ...] = field(repr=False)
     """Signing secrets, current first; a rotated-out secret stays here for 24 h."""
+    auth: AuthMethod | None = field(default=None, repr=False)
+    """The subscription's JWT or OAuth2 method, secrets included."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,9 +161,24 @@ class AttemptRecord:
     error: str | None
     status: DeliveryStatus
     next_attempt_at: datetime | None
-    ack_delivery_id: str | None = None
+    ack: Acknowledgement | None = None
+    """The receiver's accepted acknowledgement: its delivery_id and details."""
     ack_error_message: str | None = None
     ends_subscription: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryMapping:
+    """Which external delivery id a receiver gave for an order, per subscription."""
+
+    tracking_id: str
+    webhook_id: str
+    delivery_id: str
+    delivery_cost: int | None
+    green_delivery: bool | None
+    fleet_extras: dict[str, Any] | None
+    source_delivery_id: str
+    updated_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -241,3 +241,44 @@ entity_fields = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+auth_methods = sa.Table(
+    "auth_methods",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    # The whole method, secrets included, encrypted; ``public`` is what the API shows.
+    sa.Column("config_enc", sa.Text, nullable=False),
+    sa.Column("public", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name"),
+)
+
+# Bringg's acknowledgement ID mapping: the external system's delivery_id for an order
+# (the event's tracking id, else its data's ``id``), per subscription.
+delivery_mappings = sa.Table(
+    "delivery_mappings",
+    metadata,
+    sa.Column(
+        "tenant_id",
+        Id,
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("order_key", sa.String(250), primary_key=True),
+    sa.Column(
+        "webhook_id",
+        Id,
+        sa.ForeignKey("webhooks.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("delivery_id", sa.String(200), nullable=False),
+    sa.Column("delivery_cost", sa.Integer, nullable=True),
+    sa.Column("green_delivery", sa.Boolean, nullable=True),
+    sa.Column("fleet_extras", sa.Text, nullable=True),
+    sa.Column("source_delivery_id", Id, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

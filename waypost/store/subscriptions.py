@@ -10,6 +10,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from waypost.domain.auth import from_document
 from waypost.errors import Conflict, NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, active, dumps, new_id, valid_id
@@ -168,12 +169,9 @@ class SubscriptionQueries(StoreCore):
             )
             row = (
                 await connection.execute(
-                    sa.select(
-                        t.webhooks.c.headers_enc,
-                        t.webhooks.c.secret_enc,
-                        t.webhooks.c.previous_secret_enc,
-                        t.webhooks.c.previous_secret_until,
-                    ).where(t.webhooks.c.id == subscription_id)
+                    sa.select(*_SECRET_COLUMNS)
+                    .select_from(_WITH_AUTH)
+                    .where(t.webhooks.c.id == subscription_id)
                 )
             ).one()
         return self._send_target(subscription, row, now)
@@ -182,13 +180,11 @@ class SubscriptionQueries(StoreCore):
         self, *, subscription_ids: Sequence[str], now: datetime
     ) -> dict[str, SendTarget]:
         """Active subscriptions among ``subscription_ids``, ready to send; ended ones are absent."""
-        query = sa.select(
-            *_SUBSCRIPTION_COLUMNS,
-            t.webhooks.c.headers_enc,
-            t.webhooks.c.secret_enc,
-            t.webhooks.c.previous_secret_enc,
-            t.webhooks.c.previous_secret_until,
-        ).where(t.webhooks.c.id.in_(list(subscription_ids)), active(now))
+        query = (
+            sa.select(*_SUBSCRIPTION_COLUMNS, *_SECRET_COLUMNS)
+            .select_from(_WITH_AUTH)
+            .where(t.webhooks.c.id.in_(list(subscription_ids)), active(now))
+        )
         async with self._read() as connection:
             rows = (await connection.execute(query)).all()
         return {row.id: self._send_target(_subscription(row), row, now) for row in rows}
@@ -201,7 +197,36 @@ class SubscriptionQueries(StoreCore):
         secrets = [self._box.open(row.secret_enc)]
         if row.previous_secret_enc is not None and row.previous_secret_until > now:
             secrets.append(self._box.open(row.previous_secret_enc))
-        return SendTarget(subscription=subscription, headers=headers, secrets=tuple(secrets))
+        auth = None
+        if row.auth_config_enc is not None:
+            auth = from_document(row.auth_kind, orjson.loads(self._box.open(row.auth_config_enc)))
+        return SendTarget(
+            subscription=subscription, headers=headers, secrets=tuple(secrets), auth=auth
+        )
+
+    async def change_auth(
+        self,
+        *,
+        tenant_id: str,
+        subscription_id: str,
+        auth_method_id: str | None,
+        headers: Sequence[Header] | None,
+        now: datetime,
+    ) -> Subscription:
+        """Set the subscription's auth method (``None``: none), and its static headers
+        unless ``headers`` is ``None``."""
+        values: dict[str, Any] = {"auth_method_id": auth_method_id}
+        if headers is not None:
+            values["header_keys"] = dumps([header.key for header in headers])
+            values["headers_enc"] = self._box.seal(
+                dumps([{"key": header.key, "value": header.value} for header in headers])
+            )
+        async with self._write() as connection:
+            await self._fetch_subscription(connection, tenant_id, subscription_id, now)
+            await connection.execute(
+                t.webhooks.update().where(t.webhooks.c.id == subscription_id).values(**values)
+            )
+            return await self._fetch_subscription(connection, tenant_id, subscription_id, now)
 
     async def set_fields(
         self,
@@ -273,6 +298,19 @@ _SUBSCRIPTION_COLUMNS = [
     if column.name
     not in {"headers_enc", "secret_enc", "previous_secret_enc", "previous_secret_until"}
 ]
+
+
+_SECRET_COLUMNS = (
+    t.webhooks.c.headers_enc,
+    t.webhooks.c.secret_enc,
+    t.webhooks.c.previous_secret_enc,
+    t.webhooks.c.previous_secret_until,
+    t.auth_methods.c.kind.label("auth_kind"),
+    t.auth_methods.c.config_enc.label("auth_config_enc"),
+)
+_WITH_AUTH = t.webhooks.outerjoin(
+    t.auth_methods, t.auth_methods.c.id == t.webhooks.c.auth_method_id
+)
 
 
 def _topics(spec: SubscriptionSpec) -> list[str]:
