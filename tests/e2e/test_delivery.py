@@ -100,6 +100,10 @@ def test_signatures_verify_with_standardwebhooks(database_url: str, tmp_path: Pa
                 "/api/v1/events", json={"type": "task_created", "data": {"id": 1}}
             ).json()
             wait_terminal(client, posted["id"])
+            detail = client.get("/api/v1/deliveries", params={"webhook_id": created["id"]})
+            logs = [process.output() for process in (running.api, *running.workers)]
+        assert "merchant-key" not in detail.text
+        assert all("merchant-key" not in log and created["secret"] not in log for log in logs)
         [request] = receiver.requests_for("/signed")
         headers = dict(request.headers)
         Webhook(created["secret"]).verify(request.body, headers)
