@@ -90,7 +90,7 @@ def test_sigkill_mid_flight_loses_nothing(database_url: str, tmp_path: Path) -> 
         victim.kill()
         arrived_before_kill = len(receiver.requests)
         restarted = WaypostProcess(
-            victim.process.args[3:],  # type: ignore[index]
+            victim.args,
             waypost_env(database_url, dispatch_concurrency=str(concurrency)),
             tmp_path / "restarted.log",
         )

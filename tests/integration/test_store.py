@@ -79,7 +79,8 @@ async def test_subscription_secrets_are_encrypted_and_round_trip(store: Store) -
         raw = (
             await connection.exec_driver_sql("SELECT headers_enc, secret_enc FROM webhooks")
         ).one()
-    assert "top-secret" not in raw[0] and "whsec_" not in raw[1]
+    assert "top-secret" not in raw._mapping["headers_enc"]
+    assert "whsec_" not in raw._mapping["secret_enc"]
     target = await store.send_target(
         tenant_id=tenant.tenant_id, subscription_id=created.id, now=NOW
     )

@@ -49,6 +49,7 @@ class WaypostProcess:
     """One waypost subprocess; its output goes to a log file the test can read."""
 
     def __init__(self, args: list[str], env: Mapping[str, str], log_path: Path) -> None:
+        self.args = args
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(

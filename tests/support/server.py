@@ -32,7 +32,6 @@ async def serve_app(settings: Settings, roles: Roles | None = None) -> AsyncIter
     app = create_app(settings, roles or Roles(dispatcher=True))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning")
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
