@@ -13,13 +13,22 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import waypost
-from waypost.api import auth_methods, catalog, deliveries, entities, events, webhooks
+from waypost.api import (
+    auth_methods,
+    catalog,
+    deliveries,
+    entities,
+    events,
+    reports,
+    webhooks,
+)
 from waypost.api.deps import Services
 from waypost.api.errors import install_error_handlers
 from waypost.api.limits import Limiter
 from waypost.config import Settings
 from waypost.delivery.dispatcher import Dispatcher
 from waypost.delivery.outbound_auth import outbound
+from waypost.reports.worker import ReportWorker
 from waypost.store import open_store
 
 log = logging.getLogger(__name__)
@@ -84,7 +93,9 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
                 dispatcher = Dispatcher(
                     store, sender, settings, authenticator=authenticator, wakeup=svc.work_available
                 )
-                dispatching = asyncio.create_task(dispatcher.run(stop))
+                dispatching = asyncio.gather(
+                    dispatcher.run(stop), ReportWorker(store, sender, settings).run(stop)
+                )
             log.info("api_started database=%s dispatcher=%s", store.dialect, roles.dispatcher)
             try:
                 yield
@@ -117,5 +128,6 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
     app.include_router(catalog.router)
     app.include_router(entities.router)
     app.include_router(auth_methods.router)
+    app.include_router(reports.router)
     app.add_middleware(RequestIdMiddleware)
     return app

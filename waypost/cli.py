@@ -24,6 +24,7 @@ from waypost.domain.keys import issue_key
 from waypost.domain.passwords import hash_password
 from waypost.errors import WaypostError
 from waypost.listen import listen as listen_forever
+from waypost.reports.worker import ReportWorker
 from waypost.store import Store, open_store
 from waypost.store.history import DeliveryFilter
 from waypost.store.models import DeliveryStatus
@@ -135,7 +136,10 @@ async def _work(settings: Settings) -> None:
     store = await open_store(settings, run_migrations=True)
     try:
         async with outbound(settings) as (sender, authenticator):
-            await Dispatcher(store, sender, settings, authenticator=authenticator).run(stop)
+            await asyncio.gather(
+                Dispatcher(store, sender, settings, authenticator=authenticator).run(stop),
+                ReportWorker(store, sender, settings).run(stop),
+            )
     finally:
         await store.close()
 

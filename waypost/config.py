@@ -67,8 +67,14 @@ class Settings(BaseSettings):
     subscription_lifetime_days: int = Field(default=30, gt=0)
     idempotency_hours: int = Field(default=24, gt=0)
 
-    # Reports.
+    # Reports (Bringg: a range of at most 31 days; the CSV link is valid 30 days).
     report_max_days: int = Field(default=31, gt=0)
+    report_poll_interval: float = Field(default=1.0, gt=0)
+    report_lease_seconds: float = Field(default=300.0, gt=0)
+    report_link_seconds: float = Field(default=30 * 86400.0, gt=0)
+    """How long a report's signed CSV URL works (the seed: 30 days)."""
+    session_hours: int = Field(default=12, gt=0)
+    """Lifetime of an ``authentication_token`` from ``POST /tokens``."""
 
     @field_validator("retry_delays", "eventcast_retry_delays", mode="before")
     @classmethod

@@ -8,6 +8,8 @@ same one.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 from pathlib import Path
@@ -24,13 +26,19 @@ class SecretBox:
     """Encrypts and decrypts the secrets waypost stores (header values, auth secrets)."""
 
     def __init__(self, key: str) -> None:
+        self._key = key.encode()
         try:
-            self._fernet = Fernet(key.encode())
+            self._fernet = Fernet(self._key)
         except (ValueError, TypeError) as exc:
             raise ConfigurationError(
                 "WAYPOST_SECRET_KEY: not a Fernet key (urlsafe base64 of 32 bytes); "
                 "make one with `waypost secret-key`"
             ) from exc
+
+    def derive(self, purpose: str) -> bytes:
+        """A key for ``purpose`` (e.g. signing links), derived so it reveals nothing of
+        the encryption key and differs per purpose."""
+        return hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()
 
     def seal(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()

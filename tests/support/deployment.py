@@ -42,7 +42,8 @@ def deployment(database_url: str, tmp_path: Path, **settings: str) -> Iterator[D
             waypost_serve(database_url, tmp_path, command="api", **settings)
         )
         running = Deployment(base_url=base_url, api=api)
-        env = waypost_env(database_url, **settings)
+        # Workers send the report links, so they must know where the API is.
+        env = waypost_env(database_url, **{"public_url": base_url, **settings})
         for number in range(2):
             worker = WaypostProcess(["worker"], env, tmp_path / f"worker-{number}.log")
             stack.callback(worker.terminate)

@@ -41,7 +41,8 @@ class DeliveryPage(BaseModel):
 
 
 class ReplayIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # Not strict: the times arrive as ISO 8601 strings.
+    model_config = ConfigDict(extra="forbid")
     since: AwareDatetime | None = Field(default=None, description="Created at or after")
     until: AwareDatetime | None = Field(default=None, description="Created before")
     webhook_id: str | None = Field(default=None, max_length=100)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from fastapi import Depends, Request
 
-from waypost.api.limits import Limiter
+from waypost.api.limits import Limiter, SignInThrottle
 from waypost.config import Settings
 from waypost.delivery.outbound_auth import Authenticator
 from waypost.delivery.sender import Sender
@@ -52,6 +52,7 @@ class Services:
     sender: Sender
     authenticator: Authenticator
     limiter: Limiter
+    sign_in_throttle: SignInThrottle = field(default_factory=SignInThrottle)
     principals: PrincipalCache = field(default_factory=PrincipalCache)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     work_available: asyncio.Event = field(default_factory=asyncio.Event)

@@ -56,3 +56,36 @@ class Limiter:
         self._active[key] -= 1
         if self._active[key] <= 0:
             del self._active[key]
+
+
+@dataclass
+class SignInThrottle:
+    """Slows down sign-in after repeated failures for one e-mail (per process).
+
+    The first ``free`` failures within ``window`` seconds cost nothing; each further
+    one doubles the wait before the next answer, up to ``max_delay`` seconds.
+    """
+
+    free: int = 5
+    window: float = 900.0
+    max_delay: float = 30.0
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+
+    def _recent(self, email: str) -> list[float]:
+        cutoff = time.monotonic() - self.window
+        recent = [moment for moment in self._failures.get(email.lower(), []) if moment > cutoff]
+        if recent:
+            self._failures[email.lower()] = recent
+        else:
+            self._failures.pop(email.lower(), None)
+        return recent
+
+    def delay(self, email: str) -> float:
+        excess = len(self._recent(email)) - self.free
+        return 0.0 if excess < 0 else min(self.max_delay, 0.5 * 2.0**excess)
+
+    def failed(self, email: str) -> None:
+        self._failures.setdefault(email.lower(), []).append(time.monotonic())
+
+    def succeeded(self, email: str) -> None:
+        self._failures.pop(email.lower(), None)

@@ -14,6 +14,7 @@ from waypost.store.auth_methods import AuthMethodQueries
 from waypost.store.catalog import CatalogQueries
 from waypost.store.deliveries import DeliveryQueries
 from waypost.store.history import HistoryQueries
+from waypost.store.reports import ReportQueries
 from waypost.store.subscriptions import SubscriptionQueries
 
 
@@ -24,5 +25,6 @@ class Store(
     HistoryQueries,
     CatalogQueries,
     AuthMethodQueries,
+    ReportQueries,
 ):
     """Every query waypost runs. Use ``open_store`` to get the right subclass for a URL."""

@@ -77,6 +77,10 @@ class StoreCore:
     def engines(self) -> Engines:
         return self._engines
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A signing key for ``purpose``, derived from ``WAYPOST_SECRET_KEY``."""
+        return self._box.derive(purpose)
+
     async def close(self) -> None:
         await self._engines.dispose()
 

@@ -282,3 +282,37 @@ delivery_mappings = sa.Table(
     sa.Column("source_delivery_id", Id, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Undelivered Webhooks Reports: requested through the API, built once by a worker.
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_date", UTCDateTime, nullable=False),
+    sa.Column("end_date", UTCDateTime, nullable=False),
+    sa.Column("webhook_types", sa.Text, nullable=True),
+    sa.Column("keywords", sa.Text, nullable=False),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("callback_url", sa.String(2000), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("row_count", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("notified_at", UTCDateTime, nullable=True),
+    sa.Index(None, "status", "created_at"),
+    sa.Index(None, "tenant_id", "created_at"),
+)
+
+# A built report's CSV, gzip-compressed, in parts of about a megabyte: any api process
+# can stream it, and a report of a million rows never sits in one process's memory.
+report_parts = sa.Table(
+    "report_parts",
+    metadata,
+    sa.Column("report_id", Id, sa.ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)

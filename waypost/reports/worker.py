@@ -1,0 +1,181 @@
+"""Builds requested reports, once each, and sends their links by callback and e-mail.
+
+Runs in every process that dispatches (``serve``, ``worker``). A report is
+claimed under a lease, so exactly one process builds it; a builder that dies
+leaves the lease to run out and another process starts the report over. The
+CSV is written a page of rows at a time, gzip-compressed into parts of about a
+megabyte stored in the database, so memory stays bounded whatever its size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+import zlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiosmtplib
+import orjson
+
+from waypost.config import Settings
+from waypost.delivery.sender import OutboundRequest, Sender
+from waypost.domain.reports import csv_chunk, iso
+from waypost.errors import WaypostError
+from waypost.reports.mail import Mailer
+from waypost.store import Store
+from waypost.store.reports import Report
+
+log = logging.getLogger(__name__)
+
+PAGE_ROWS = 2_000
+PART_BYTES = 1 << 20
+# A finished report whose notifications are still unsent after this long lost its
+# sender (a crash between finishing and notifying); another process sends them.
+ORPHANED_AFTER = timedelta(minutes=5)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def report_link(settings: Settings, report_id: str) -> str:
+    """The dashboard link of the seed: ``.../reports?reportId=<uuid>``."""
+    return f"{settings.base_url}/reports?reportId={report_id}"
+
+
+class ReportWorker:
+    def __init__(self, store: Store, sender: Sender, settings: Settings) -> None:
+        self._store = store
+        self._sender = sender
+        self._settings = settings
+        self._mailer = (
+            Mailer.from_url(settings.smtp_url, settings.smtp_from, settings.ca_bundle)
+            if settings.smtp_url
+            else None
+        )
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                worked = await self.work_once()
+            except WaypostError as exc:
+                log.error("report_worker_failed reason=%s", exc.reason)
+                worked = False
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._settings.report_poll_interval)
+
+    async def work_once(self) -> bool:
+        """Build one waiting report, or send orphaned notifications; whether there was work."""
+        now = utcnow()
+        report = await self._store.claim_report(
+            owner=self.owner,
+            now=now,
+            lease_until=now + timedelta(seconds=self._settings.report_lease_seconds),
+        )
+        if report is not None:
+            if await self._build(report):
+                await self._notify(report)
+            return True
+        orphans = [
+            found
+            for found in await self._store.unnotified_reports(limit=10)
+            if found.finished_at is not None and found.finished_at < now - ORPHANED_AFTER
+        ]
+        for orphan in orphans:
+            await self._notify(orphan)
+        return bool(orphans)
+
+    async def _build(self, report: Report) -> bool:
+        """Write the report's parts; ``False`` if another process took it over."""
+        compressor = zlib.compressobj(wbits=31)  # gzip framing: the parts form one .csv.gz
+        pending = bytearray()
+        seq = rows = 0
+        after = None
+        while True:
+            page = await self._store.failed_deliveries(report=report, after=after, limit=PAGE_ROWS)
+            text = csv_chunk((_csv_row(row) for row in page), header=after is None)
+            pending += compressor.compress(text.encode())
+            rows += len(page)
+            last_page = len(page) < PAGE_ROWS
+            if last_page:
+                pending += compressor.flush()
+            if len(pending) >= PART_BYTES or last_page:
+                held = await self._store.add_report_part(
+                    report_id=report.id,
+                    owner=self.owner,
+                    seq=seq,
+                    data=bytes(pending),
+                    lease_until=utcnow() + timedelta(seconds=self._settings.report_lease_seconds),
+                )
+                if not held:
+                    log.warning("report_lost report_id=%s", report.id)
+                    return False
+                seq += 1
+                pending.clear()
+            if last_page:
+                break
+            after = (page[-1].finished_at, page[-1].id)
+        finished = await self._store.finish_report(
+            report_id=report.id, owner=self.owner, row_count=rows, error=None, now=utcnow()
+        )
+        log.info("report_built report_id=%s rows=%d parts=%d", report.id, rows, seq)
+        return finished
+
+    async def _notify(self, report: Report) -> None:
+        link = report_link(self._settings, report.id)
+        if report.callback_url:
+            result = await self._sender.send(
+                OutboundRequest(
+                    url=report.callback_url,
+                    headers={"Content-Type": "application/json"},
+                    body=orjson.dumps({"report_id": report.id, "url": link}),
+                )
+            )
+            log.info(
+                "report_callback report_id=%s status=%s error=%s",
+                report.id,
+                result.status_code,
+                result.error,
+            )
+        if report.email:
+            if self._mailer is None:
+                log.error(
+                    "report_mail_skipped report_id=%s reason=WAYPOST_SMTP_URL unset", report.id
+                )
+            else:
+                try:
+                    await self._mailer.send(
+                        to=report.email,
+                        subject="Your undelivered webhooks report is ready",
+                        text=(
+                            "The report of undelivered webhooks you requested is ready.\n\n"
+                            f"Download it (after signing in): {link}\n"
+                        ),
+                    )
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    log.error("report_mail_failed report_id=%s error=%s", report.id, exc)
+        await self._store.mark_notified(report_id=report.id, now=utcnow())
+
+
+def _csv_row(row: Any) -> tuple[Any, ...]:
+    return (
+        row.event_type,
+        row.event_id,
+        row.id,
+        row.webhook_id,
+        row.url,
+        row.tracking_id or "",
+        iso(row.created_at),
+        iso(row.finished_at),
+        row.attempt_count,
+        row.last_status_code if row.last_status_code is not None else "",
+        row.last_error or "",
+        row.payload,
+    )
