@@ -19,6 +19,7 @@ from waypost.api import (
     deliveries,
     entities,
     events,
+    oauth,
     reports,
     webhooks,
 )
@@ -129,5 +130,6 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
     app.include_router(entities.router)
     app.include_router(auth_methods.router)
     app.include_router(reports.router)
+    app.include_router(oauth.router)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -15,11 +15,15 @@ from waypost.config import Settings
 from waypost.delivery.outbound_auth import Authenticator
 from waypost.delivery.sender import Sender
 from waypost.domain.keys import digest
-from waypost.errors import AuthenticationFailed
+from waypost.domain.scopes import allows, read_access_token
+from waypost.errors import AuthenticationFailed, Forbidden
 from waypost.store import Store
 from waypost.store.models import Principal
 
 MISSING = "Missing authentication headers"
+ACCESS_TOKEN_KEY = "oauth-access"
+JWT_PREFIX = "eyJ"
+"""Access tokens are JWTs; API keys start with ``wp_``."""
 # A revoked key stops working within this many seconds on every api process.
 _CACHE_SECONDS = 5.0
 _CACHE_SIZE = 10_000
@@ -87,6 +91,30 @@ async def _principal_for_key(svc: Services, key: str) -> Principal | None:
     return principal
 
 
+async def _principal_for_access_token(svc: Services, token: str) -> Principal:
+    grant = read_access_token(svc.store.derived_key(ACCESS_TOKEN_KEY), token)
+    if grant is None:
+        raise AuthenticationFailed("the access token is expired or not valid")
+    cache_key = f"client:{grant.client_id}"
+    cached, active = svc.principals.get(cache_key)
+    if not cached:
+        client = await svc.store.api_client(grant.client_id)
+        active = (
+            Principal(tenant_id=client.tenant_id, credential_id=client.id, user_id=None)
+            if client is not None
+            else None
+        )
+        svc.principals.put(cache_key, active)
+    if active is None or active.tenant_id != grant.tenant_id:
+        raise AuthenticationFailed("the API client of this token has been revoked")
+    return Principal(
+        tenant_id=grant.tenant_id,
+        credential_id=grant.client_uuid,
+        user_id=None,
+        scopes=grant.scopes,
+    )
+
+
 async def authenticate(request: Request, svc: Services = Depends(services)) -> Principal:
     """``Authorization: Bearer <key>``, or Bring's ``X-Mybring-API-Uid`` + ``X-Mybring-API-Key``."""
     authorization = request.headers.get("authorization")
@@ -96,6 +124,8 @@ async def authenticate(request: Request, svc: Services = Depends(services)) -> P
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("Authorization must be 'Bearer <api key>'")
+        if token.strip().startswith(JWT_PREFIX):
+            return await _principal_for_access_token(svc, token.strip())
         principal = await _principal_for_key(svc, token.strip())
         if principal is None:
             raise AuthenticationFailed("invalid or revoked API key")
@@ -119,9 +149,17 @@ def caller_key(principal: Principal) -> str:
 
 
 async def limited(
-    principal: Principal = Depends(authenticate), svc: Services = Depends(services)
+    request: Request,
+    principal: Principal = Depends(authenticate),
+    svc: Services = Depends(services),
 ) -> AsyncIterator[Principal]:
-    """The caller, counted against the tenant's rate and the caller's concurrency limit."""
+    """The caller, if its scopes allow the request, counted against the tenant's rate and
+    the caller's concurrency limit."""
+    missing = allows(principal.scopes, request.method, request.url.path)
+    if missing == "API key":
+        raise Forbidden("only an API key may do this, not an OAuth token")
+    if missing is not None:
+        raise Forbidden(f"this token lacks the {missing} scope")
     svc.limiter.take_token(principal.tenant_id)
     caller = caller_key(principal)
     svc.limiter.enter(caller, "api")

@@ -10,6 +10,7 @@ how due deliveries are claimed.
 from __future__ import annotations
 
 from waypost.store.accounts import AccountQueries
+from waypost.store.api_clients import ApiClientQueries
 from waypost.store.auth_methods import AuthMethodQueries
 from waypost.store.catalog import CatalogQueries
 from waypost.store.deliveries import DeliveryQueries
@@ -26,5 +27,6 @@ class Store(
     CatalogQueries,
     AuthMethodQueries,
     ReportQueries,
+    ApiClientQueries,
 ):
     """Every query waypost runs. Use ``open_store`` to get the right subclass for a URL."""

@@ -316,3 +316,18 @@ report_parts = sa.Table(
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
+
+# OAuth 2.0 clients of the API (client-credentials grant), with the scopes they may get.
+api_clients = sa.Table(
+    "api_clients",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("secret_digest", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Index(None, "tenant_id"),
+)
