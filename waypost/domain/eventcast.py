@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
@@ -21,10 +21,6 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime(TIME_FORMAT)
-
-
-def expiry(created: datetime, lifetime_days: int = 30) -> datetime:
-    return created + timedelta(days=lifetime_days)
 
 
 def shipment_and_package(tracking_id: str, data: Mapping[str, Any]) -> tuple[str | None, str]:
