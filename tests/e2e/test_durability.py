@@ -17,7 +17,14 @@ import httpx
 import pytest
 import trustme
 
-from tests.support.deployment import Deployment, create_tenant, deployment, subscribe, wait_terminal
+from tests.support.deployment import (
+    Deployment,
+    create_tenant,
+    deployment,
+    subscribe,
+    wait_terminal,
+    wait_until,
+)
 from tests.support.process import WaypostProcess, waypost_cli, waypost_env
 from tests.support.receiver import Reply, ThreadedReceiver
 
@@ -56,14 +63,6 @@ def count_by_status(client: httpx.Client) -> Counter[str]:
         if page["next_cursor"] is None:
             return counts
         params["cursor"] = page["next_cursor"]
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.1)
 
 
 def test_sigkill_mid_flight_loses_nothing(database_url: str, tmp_path: Path) -> None:

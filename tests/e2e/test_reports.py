@@ -13,14 +13,13 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.support.deployment import create_tenant, deployment, subscribe, wait_terminal
+from tests.support.deployment import create_tenant, deployment, subscribe, wait_terminal, wait_until
 from tests.support.process import free_port
 from tests.support.receiver import Reply, ThreadedReceiver
 
@@ -51,14 +50,6 @@ def smtp_server() -> Iterator[tuple[int, Mailbox]]:
         yield port, mailbox
     finally:
         controller.stop()
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.1)
 
 
 def rows_of(text: str) -> list[dict[str, str]]:

@@ -83,3 +83,12 @@ def wait_terminal(client: httpx.Client, event_id: str, timeout: float = 60) -> d
         if time.monotonic() > deadline:
             raise TimeoutError(json.dumps(event, indent=1))
         time.sleep(0.1)
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    """Poll ``predicate`` every 0.1 s; ``TimeoutError`` naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.1)

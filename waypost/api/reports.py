@@ -64,7 +64,20 @@ class ReportAccepted(BaseModel):
     report_id: str
 
 
-async def _request_report(body: ReportIn, principal: Principal, svc: Services) -> Json:
+@router.post(
+    "/services/get_undelivered_webhooks",
+    response_model=ReportAccepted,
+    summary="Request the Undelivered Webhooks Report (Bringg's URL)",
+)
+@router.post(
+    "/api/v1/reports/undelivered-webhooks",
+    response_model=ReportAccepted,
+    summary="Request the Undelivered Webhooks Report",
+)
+async def request_undelivered_report(
+    body: ReportIn, principal: Principal = Depends(limited), svc: Services = Depends(services)
+) -> Json:
+    """Answers at once; the report is built in the background and its link sent."""
     try:
         check_range(body.start_date, body.end_date, svc.settings.report_max_days)
     except ValueError as exc:
@@ -96,28 +109,6 @@ async def _request_report(body: ReportIn, principal: Principal, svc: Services) -
         now=utcnow(),
     )
     return Json({"success": True, "report_id": report_id})
-
-
-@router.post(
-    "/services/get_undelivered_webhooks",
-    response_model=ReportAccepted,
-    summary="Request the Undelivered Webhooks Report (Bringg's URL)",
-)
-async def get_undelivered_webhooks(
-    body: ReportIn, principal: Principal = Depends(limited), svc: Services = Depends(services)
-) -> Json:
-    return await _request_report(body, principal, svc)
-
-
-@router.post(
-    "/api/v1/reports/undelivered-webhooks",
-    response_model=ReportAccepted,
-    summary="Request the Undelivered Webhooks Report",
-)
-async def request_undelivered_report(
-    body: ReportIn, principal: Principal = Depends(limited), svc: Services = Depends(services)
-) -> Json:
-    return await _request_report(body, principal, svc)
 
 
 class SignIn(BaseModel):

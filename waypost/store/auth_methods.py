@@ -57,14 +57,7 @@ class AuthMethodQueries(StoreCore):
                 )
         except IntegrityError as exc:
             raise Conflict(f"name: an auth method named {name!r} exists") from exc
-        return StoredAuthMethod(
-            id=method_id,
-            name=name,
-            kind=_kind(method),
-            public=public_view(method),
-            created_at=now,
-            updated_at=now,
-        )
+        return _view(method_id, name, method, created_at=now, updated_at=now)
 
     async def list_auth_methods(self, *, tenant_id: str) -> list[StoredAuthMethod]:
         query = m.select().where(m.c.tenant_id == tenant_id).order_by(m.c.created_at, m.c.id)
@@ -103,14 +96,7 @@ class AuthMethodQueries(StoreCore):
                 )
         except IntegrityError as exc:
             raise Conflict(f"name: an auth method named {name!r} exists") from exc
-        return StoredAuthMethod(
-            id=method_id,
-            name=name,
-            kind=_kind(method),
-            public=public_view(method),
-            created_at=row.created_at,
-            updated_at=now,
-        )
+        return _view(method_id, name, method, created_at=row.created_at, updated_at=now)
 
     async def delete_auth_method(self, *, tenant_id: str, method_id: str, now: datetime) -> None:
         """Delete a method; 409 while an active subscription uses it."""
@@ -150,6 +136,19 @@ async def _row(connection: Any, tenant_id: str, method_id: str) -> Any:
     if row is None:
         raise NotFound(f"auth method {method_id} not found")
     return row
+
+
+def _view(
+    method_id: str, name: str, method: AuthMethod, *, created_at: datetime, updated_at: datetime
+) -> StoredAuthMethod:
+    return StoredAuthMethod(
+        id=method_id,
+        name=name,
+        kind=_kind(method),
+        public=public_view(method),
+        created_at=created_at,
+        updated_at=updated_at,
+    )
 
 
 def _kind(method: AuthMethod) -> str:
