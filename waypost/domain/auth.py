@@ -90,8 +90,10 @@ def check_jwt(method: JwtMethod) -> JwtMethod:
     """Refuse a key that cannot sign with the method's algorithm, naming the field."""
     field = "signature.key" if method.algorithm in SHARED_KEY_ALGORITHMS else "private_key"
     key = signing_key(method)
-    if method.algorithm in SHARED_KEY_ALGORITHMS and len(key) < 32:
-        raise ValidationFailed(f"{field}: at least 32 bytes for {method.algorithm}")
+    # RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
+    minimum = int(method.algorithm[2:]) // 8
+    if method.algorithm in SHARED_KEY_ALGORITHMS and len(key) < minimum:
+        raise ValidationFailed(f"{field}: at least {minimum} bytes for {method.algorithm}")
     try:
         jwt.encode({"probe": True}, key, algorithm=method.algorithm)
     except (ValueError, TypeError, jwt.PyJWTError) as exc:
