@@ -95,38 +95,37 @@ class ReportWorker:
     async def _build(self, report: Report) -> bool:
         """Write the report's parts; ``False`` if another process took it over."""
         compressor = zlib.compressobj(wbits=31)  # gzip framing: the parts form one .csv.gz
-        pending = bytearray()
+        pending = bytearray(compressor.compress(csv_chunk((), header=True).encode()))
         seq = rows = 0
-        after = None
-        while True:
-            page = await self._store.failed_deliveries(report=report, after=after, limit=PAGE_ROWS)
-            text = csv_chunk((_csv_row(row) for row in page), header=after is None)
-            pending += compressor.compress(text.encode())
+        async for page in self._store.failed_deliveries(report=report, page_rows=PAGE_ROWS):
+            pending += compressor.compress(csv_chunk(map(_csv_row, page), header=False).encode())
             rows += len(page)
-            last_page = len(page) < PAGE_ROWS
-            if last_page:
-                pending += compressor.flush()
-            if len(pending) >= PART_BYTES or last_page:
-                held = await self._store.add_report_part(
-                    report_id=report.id,
-                    owner=self.owner,
-                    seq=seq,
-                    data=bytes(pending),
-                    lease_until=utcnow() + timedelta(seconds=self._settings.report_lease_seconds),
-                )
-                if not held:
-                    log.warning("report_lost report_id=%s", report.id)
+            if len(pending) >= PART_BYTES:
+                if not await self._store_part(report, seq, pending):
                     return False
                 seq += 1
                 pending.clear()
-            if last_page:
-                break
-            after = (page[-1].finished_at, page[-1].id)
+        pending += compressor.flush()
+        if not await self._store_part(report, seq, pending):
+            return False
+        seq += 1
         finished = await self._store.finish_report(
             report_id=report.id, owner=self.owner, row_count=rows, error=None, now=utcnow()
         )
         log.info("report_built report_id=%s rows=%d parts=%d", report.id, rows, seq)
         return finished
+
+    async def _store_part(self, report: Report, seq: int, data: bytearray) -> bool:
+        held = await self._store.add_report_part(
+            report_id=report.id,
+            owner=self.owner,
+            seq=seq,
+            data=bytes(data),
+            lease_until=utcnow() + timedelta(seconds=self._settings.report_lease_seconds),
+        )
+        if not held:
+            log.warning("report_lost report_id=%s", report.id)
+        return held
 
     async def _notify(self, report: Report) -> None:
         link = report_link(self._settings, report.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -112,13 +112,11 @@ class ReportQueries(StoreCore):
         return _report(row) if row is not None else None
 
     async def failed_deliveries(
-        self,
-        *,
-        report: Report,
-        after: tuple[datetime, str] | None,
-        limit: int,
-    ) -> list[Any]:
-        """The next ``limit`` rows of the report, in (failed_at, id) order after ``after``."""
+        self, *, report: Report, page_rows: int
+    ) -> AsyncIterator[Sequence[Any]]:
+        """The report's rows in pages of ``page_rows``, oldest failure first, from one query
+        streamed with a server-side cursor: one index range scan for the whole report,
+        however many rows, and never more than a page in memory."""
         request = report.request
         conditions = [
             d.c.tenant_id == report.tenant_id,
@@ -129,13 +127,6 @@ class ReportQueries(StoreCore):
         if request.webhook_types is not None:
             conditions.append(d.c.event_type.in_(request.webhook_types))
         conditions.extend(d.c.payload.contains(word, autoescape=True) for word in request.keywords)
-        if after is not None:
-            conditions.append(
-                sa.or_(
-                    d.c.finished_at > after[0],
-                    sa.and_(d.c.finished_at == after[0], d.c.id > after[1]),
-                )
-            )
         query = (
             sa.select(
                 d.c.event_type,
@@ -153,11 +144,13 @@ class ReportQueries(StoreCore):
             )
             .join(t.webhooks, t.webhooks.c.id == d.c.webhook_id)
             .where(*conditions)
-            .order_by(d.c.finished_at, d.c.id)
-            .limit(limit)
+            .order_by(d.c.finished_at)
+            .execution_options(yield_per=page_rows)
         )
         async with self._read() as connection:
-            return list((await connection.execute(query)).all())
+            result = await connection.stream(query)
+            async for page in result.partitions(page_rows):
+                yield page
 
     async def add_report_part(
         self, *, report_id: str, owner: str, seq: int, data: bytes, lease_until: datetime
