@@ -1,21 +1,26 @@
-"""Shared helpers for the benchmarks: databases, waypost processes, figures."""
+"""Shared helpers for the benchmarks: databases, waypost processes, receivers, payloads,
+figures."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import platform
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 
 PG_ADMIN_URL = os.environ.get("WAYPOST_BENCH_PG_URL", "postgresql://127.0.0.1:5432/test")
 SECRET_KEY = "x1tpF5HJq7zSH4pAr3J3o0eSgpfj1sT0m3EdOqcwIHs="
@@ -39,16 +44,39 @@ def median(values: list[float]) -> float:
 
 
 def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile: ``fraction`` 0.99 gives p99."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM), in MB."""
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far, in seconds."""
+    # The command name in field 2 may hold spaces; the numbers follow its ")".
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM) since start or ``reset_peak_rss``, in MB."""
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident set now (VmRSS), in MB."""
+    return _status_mb(pid, "VmRSS")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Start VmHWM again from the current RSS (Linux's clear_refs), so a later
+    ``peak_rss_mb`` shows the peak of what came after, not of start-up."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 @contextmanager
@@ -95,48 +123,260 @@ def env(database_url: str, **settings: str) -> dict[str, str]:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
 
 
+def stop(process: subprocess.Popen[bytes], grace: float = 60) -> None:
+    """SIGTERM, then SIGKILL if the process is still there after ``grace`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Return once something accepts connections on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args!r} exited with {process.returncode}") from None
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
+def _wait_for_log(path: Path, text: str, process: subprocess.Popen[bytes]) -> None:
+    """Workers serve no HTTP; they are ready once they log ``text``."""
+    deadline = time.monotonic() + 60
+    while text not in path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"waypost worker not ready; see {path}")
+        time.sleep(0.1)
+
+
+def _wait_for_health(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"waypost not ready (exit code {process.poll()}); see {log}")
+        time.sleep(0.1)
+
+
 @contextmanager
 def waypost(
     command: str, database_url: str, **settings: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A waypost process (serve, api or worker); yields its base URL and process."""
+    """A waypost process (serve, api or worker), ready; yields its base URL and process."""
     port = free_port()
     args = [sys.executable, "-m", "waypost", command]
     if command != "worker":
         args += ["--host", "127.0.0.1", "--port", str(port)]
     OUT.mkdir(exist_ok=True)
-    log = (OUT / f"{command}-{port}.log").open("wb")
+    log_path = OUT / f"{command}-{port}.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(args, env=env(database_url, **settings), stdout=log, stderr=log)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        if command != "worker":
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise
-                time.sleep(0.1)
+        if command == "worker":
+            _wait_for_log(log_path, "dispatcher_started", process)
+        else:
+            _wait_for_health(base_url, process, log_path)
         yield base_url, process
     finally:
-        process.terminate()
-        process.wait(60)
+        stop(process)
         log.close()
 
 
-def create_tenant(database_url: str) -> dict[str, str]:
-    import json
+@contextmanager
+def deployment(
+    kind: str, database_url: str, settings: dict[str, str] | None = None, workers: int = 2
+) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+    """What is measured: ``serve`` on SQLite; ``api`` plus ``workers`` workers on PostgreSQL.
 
+    ``settings`` (``{"poll_interval": "0.05"}``) go to every process as ``WAYPOST_*``.
+    Yields the API's base URL and every process, the API first.
+    """
+    given = settings or {}
+    if kind == "sqlite":
+        with waypost("serve", database_url, **given) as (base_url, process):
+            yield base_url, [process]
+        return
+    with ExitStack() as stack:
+        base_url, api = stack.enter_context(waypost("api", database_url, **given))
+        # Started after the api process, which has migrated the database by then.
+        started = [
+            stack.enter_context(waypost("worker", database_url, **given))[1] for _ in range(workers)
+        ]
+        yield base_url, [api, *started]
+
+
+def setting(text: str) -> tuple[str, str]:
+    """``--set NAME=VALUE``: a waypost setting (``dispatch_concurrency=512``) for a trial."""
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise ValueError(f"expected NAME=VALUE, got {text!r}")
+    return name.lower().removeprefix("waypost_"), value
+
+
+DEPLOYMENTS = {
+    "sqlite": "one `waypost serve`",
+    "postgresql": "one `waypost api` + 2 `waypost worker`",
+}
+
+
+@contextmanager
+def receiver_process(*args: str) -> Iterator[str]:
+    """``bench/receiver.py`` in its own process; yields its base URL."""
+    port = free_port()
+    OUT.mkdir(exist_ok=True)
+    log = (OUT / f"receiver-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.receiver", "--port", str(port), *args],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process, grace=10)
+        log.close()
+
+
+NGINX_CONF = """\
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    # Keep connections open for the whole run, as the senders do.
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+    client_body_temp_path {prefix}/body;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            default_type application/json;
+            return 200 '{{"ok":true}}';
+        }}
+    }}
+}}
+"""
+
+
+@contextmanager
+def fast_receiver() -> Iterator[tuple[str, str]]:
+    """A receiver answering every POST with 200 and a small JSON body, as fast as possible.
+
+    nginx (one worker, no access log) where installed, else the aiohttp receiver in
+    its own process. Yields its base URL and a description for the results.
+    """
+    nginx = shutil.which("nginx")
+    if nginx is None:
+        with receiver_process() as url:
+            yield url, "aiohttp receiver, one process, no access log (nginx not installed)"
+        return
+    port = free_port()
+    prefix = OUT / f"nginx-{port}"
+    prefix.mkdir(parents=True, exist_ok=True)
+    conf = prefix / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(prefix=prefix.resolve(), port=port))
+    version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip()
+    name = version.removeprefix("nginx version: ")
+    log = (prefix / "stderr.log").open("wb")
+    # In the foreground, so that it is this process that is stopped at the end.
+    process = subprocess.Popen(
+        [nginx, "-p", str(prefix.resolve()), "-c", str(conf.resolve()), "-g", "daemon off;"],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}", f"{name}, one worker process, no access log"
+    finally:
+        stop(process, grace=10)
+        log.close()
+
+
+def raw_loop(*args: str) -> dict[str, Any]:
+    """Run ``bench/rawloop.py`` in its own process with ``args``; its JSON result."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.rawloop", *args],
+        capture_output=True,
+        check=True,
+        timeout=900,
+    ).stdout
+    result: dict[str, Any] = orjson.loads(out)
+    return result
+
+
+def order_payload(number: int, size: int = 2048) -> dict[str, Any]:
+    """An order (a Bringg ``task_created`` body) whose compact JSON is exactly ``size`` bytes."""
+    order: dict[str, Any] = {
+        "id": 7_000_000 + number,
+        "external_id": f"ORD-{number:08d}",
+        "title": f"Order {number} for Grünerløkka Kaffebar",
+        "status": 0,
+        "merchant_id": 4412,
+        "team_ids": [17, 23],
+        "created_at": "2026-11-23T08:15:00.000Z",
+        "scheduled_at": "2026-11-23T14:00:00.000Z",
+        "total_price": 1249.5,
+        "delivery_price": 79.0,
+        "customer": {
+            "id": 910_000 + number,
+            "name": "Kari Nordmann",
+            "phone": "+4791234567",
+            "email": "kari.nordmann@example.com",
+        },
+        "way_points": [
+            {
+                "position": position,
+                "address": address,
+                "city": "Oslo",
+                "zipcode": zipcode,
+                "lat": lat,
+                "lng": lng,
+                "no_earlier_than": "2026-11-23T13:00:00.000Z",
+                "no_later_than": "2026-11-23T15:00:00.000Z",
+            }
+            for position, address, zipcode, lat, lng in (
+                (1, "Thorvald Meyers gate 49", "0555", 59.9225, 10.7585),
+                (2, "Markveien 58", "0550", 59.9231, 10.7573),
+            )
+        ],
+        "task_inventories": [
+            {"id": item, "name": f"Coffee beans, 1 kg, lot {item}", "quantity": 2, "price": 299.0}
+            for item in range(3)
+        ],
+        "tags": ["b2b", "cold-chain", "priority"],
+        "note": "",
+    }
+    padding = size - len(orjson.dumps(order))
+    if padding < 0:
+        raise ValueError(f"an order is at least {size - padding} bytes")
+    order["note"] = ("Ring the bell at the back door; leave with the barista. " * 40)[:padding]
+    return order
+
+
+def create_tenant(database_url: str) -> dict[str, str]:
+    """A tenant made with ``waypost tenant create``: its ids and API key."""
     out = subprocess.run(
         [
             sys.executable,
@@ -154,6 +394,40 @@ def create_tenant(database_url: str) -> dict[str, str]:
         capture_output=True,
         text=True,
         check=True,
+        timeout=120,
     ).stdout
-    result: dict[str, str] = json.loads(out)
+    result: dict[str, str] = orjson.loads(out)
     return result
+
+
+async def paced(
+    rate: float, seconds: float, send: Callable[[], Awaitable[None]], max_in_flight: int = 256
+) -> float:
+    """Start ``send`` ``rate`` times a second for ``seconds``, without waiting for answers.
+
+    An open loop, so a slow server does not slow the sender down, up to ``max_in_flight``
+    sends at once (past that the sender waits, and the achieved rate shows it). Returns
+    the seconds the sending took; every send has finished on return.
+    """
+    slots = asyncio.Semaphore(max_in_flight)
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one() -> None:
+        try:
+            await send()
+        finally:
+            slots.release()
+
+    started = time.perf_counter()
+    for number in range(round(rate * seconds)):
+        delay = started + number / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await slots.acquire()
+        task = asyncio.create_task(one())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    elapsed = time.perf_counter() - started
+    if tasks:
+        await asyncio.gather(*tasks)
+    return elapsed

@@ -89,55 +89,52 @@ async def measure(store: Store, tenant_id: str, events: int) -> dict[str, float]
     }
 
 
-async def run(kind: str, events: int) -> list[dict[str, object]]:
+async def run(kind: str, url: str, events: int) -> list[dict[str, object]]:
     results: list[dict[str, object]] = []
-    with database(kind) as url:
-        store = await open_store(
-            load_settings(database_url=url, secret_key=SECRET_KEY), run_migrations=True
+    store = await open_store(
+        load_settings(database_url=url, secret_key=SECRET_KEY), run_migrations=True
+    )
+    try:
+        tenant, _user, _key = await store.create_tenant(
+            name="bench",
+            email="bench@example.com",
+            password_hash="x",
+            key_prefix="wp_benchbench",
+            key_digest="0" * 64,
+            now=datetime.now(UTC),
         )
-        try:
-            tenant, _user, _key = await store.create_tenant(
-                name="bench",
-                email="bench@example.com",
-                password_hash="x",
-                key_prefix="wp_benchbench",
-                key_digest="0" * 64,
-                now=datetime.now(UTC),
-            )
-            for number in range(MATCHING):
-                await add(store, tenant.id, [spec(f"https://oms{number}.example.com/hook")])
-            excluded = 0
-            for target in EXCLUDED_STEPS:
-                await add_excluded(store, tenant.id, excluded, target)
-                excluded = target
-                figures = await measure(store, tenant.id, events)
-                results.append(
-                    {
-                        "database": kind,
-                        "subscriptions": MATCHING + excluded,
-                        "matching": MATCHING,
-                        "excluded_by_index": excluded,
-                        "excluded_by_filter": 0,
-                        **figures,
-                    }
-                )
-            for number in range(FILTERED_OUT):
-                await add(
-                    store, tenant.id, [spec(f"https://rival{number}.example.com/h", fleet_id=1)]
-                )
+        for number in range(MATCHING):
+            await add(store, tenant.id, [spec(f"https://oms{number}.example.com/hook")])
+        excluded = 0
+        for target in EXCLUDED_STEPS:
+            await add_excluded(store, tenant.id, excluded, target)
+            excluded = target
             figures = await measure(store, tenant.id, events)
             results.append(
                 {
                     "database": kind,
-                    "subscriptions": MATCHING + excluded + FILTERED_OUT,
+                    "subscriptions": MATCHING + excluded,
                     "matching": MATCHING,
                     "excluded_by_index": excluded,
-                    "excluded_by_filter": FILTERED_OUT,
+                    "excluded_by_filter": 0,
                     **figures,
                 }
             )
-        finally:
-            await store.close()
+        for number in range(FILTERED_OUT):
+            await add(store, tenant.id, [spec(f"https://rival{number}.example.com/h", fleet_id=1)])
+        figures = await measure(store, tenant.id, events)
+        results.append(
+            {
+                "database": kind,
+                "subscriptions": MATCHING + excluded + FILTERED_OUT,
+                "matching": MATCHING,
+                "excluded_by_index": excluded,
+                "excluded_by_filter": FILTERED_OUT,
+                **figures,
+            }
+        )
+    finally:
+        await store.close()
     return results
 
 
@@ -147,8 +144,9 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     args = parser.parse_args()
     for kind in args.databases.split(","):
-        for result in asyncio.run(run(kind, args.events)):
-            print(json.dumps(result), flush=True)
+        with database(kind) as url:
+            for result in asyncio.run(run(kind, url, args.events)):
+                print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

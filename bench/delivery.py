@@ -1,0 +1,256 @@
+"""Sustained delivery throughput: N events x 5 subscriptions, beside a raw aiohttp loop.
+
+Each run: a fresh database and waypost deployment (SQLite: one ``serve``;
+PostgreSQL: one ``api`` and two ``worker``), five subscriptions to a fast local
+receiver, the events (2 KB orders) posted through the batch endpoint, 1,000 at
+a time. Throughput is deliveries recorded as delivered per second, from the
+first ingest request to the moment the database shows every delivery
+attempted (polled every 0.1 s). In the same run, the raw loop
+(``bench/rawloop.py``: one process, one ClientSession, 16 concurrent, nothing
+persisted) posts the same 2 KB body to the same receiver as many times.
+
+Usage: python bench/delivery.py [--events N] [--runs R] [--databases sqlite,postgresql]
+                                [--set NAME=VALUE ...]
+Prints one JSON line for the raw loop and one per database (medians over the runs);
+progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+
+from bench.common import (
+    DEPLOYMENTS,
+    cpu_seconds,
+    create_tenant,
+    database,
+    deployment,
+    fast_receiver,
+    median,
+    order_payload,
+    raw_loop,
+    setting,
+)
+
+SUBSCRIPTIONS = 5
+BATCH = 1000
+RAW_CONCURRENCY = 16
+POLL_SECONDS = 0.1
+# A run that has not finished by then is reported with what was delivered.
+DEADLINE_SECONDS = 600
+JSON = {"Content-Type": "application/json"}
+# Every delivery has had its first attempt recorded once none is left in this count.
+UNATTEMPTED = "SELECT count(*) FROM deliveries WHERE status = 'pending' AND attempt_count = 0"
+STATUSES = "SELECT status, count(*) FROM deliveries GROUP BY status"
+ATTEMPTS = "SELECT count(*) FROM attempts"
+
+Query = Callable[[str], Awaitable[list[tuple[Any, ...]]]]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def batch_bodies(events: int) -> list[bytes]:
+    """The ingest requests, serialised before the clock starts."""
+    return [
+        orjson.dumps(
+            {
+                "events": [
+                    {"type": "task_created", "data": order_payload(number)}
+                    for number in range(start, min(events, start + BATCH))
+                ]
+            }
+        )
+        for start in range(0, events, BATCH)
+    ]
+
+
+@asynccontextmanager
+async def reader(database_url: str) -> AsyncIterator[Query]:
+    """Read-only queries straight on waypost's database: cheaper than polling the API."""
+    if database_url.startswith("sqlite"):
+        path = database_url.split(":///", 1)[1]
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+
+        async def sqlite_query(sql: str) -> list[tuple[Any, ...]]:
+            return await asyncio.to_thread(lambda: connection.execute(sql).fetchall())
+
+        try:
+            yield sqlite_query
+        finally:
+            connection.close()
+        return
+    pg = await asyncpg.connect(database_url)
+
+    async def pg_query(sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in await pg.fetch(sql)]
+
+    try:
+        yield pg_query
+    finally:
+        await pg.close()
+
+
+async def drive(
+    base_url: str, api_key: str, database_url: str, receiver: str, bodies: list[bytes]
+) -> dict[str, Any]:
+    """Subscribe, ingest every batch, and wait until every delivery has been attempted."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=300) as client:
+        for number in range(SUBSCRIPTIONS):
+            response = await client.post(
+                "/api/v1/webhooks",
+                json={
+                    "configuration": {"url": f"{receiver}/hooks/{number}"},
+                    "event_types": ["task_created"],
+                },
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"subscribe: {response.status_code} {response.text}")
+        async with reader(database_url) as query:
+            started = time.perf_counter()
+            for body in bodies:
+                response = await client.post("/api/v1/events/batch", content=body, headers=JSON)
+                if response.status_code != 202:
+                    raise RuntimeError(f"ingest: {response.status_code} {response.text[:300]}")
+            ingested = time.perf_counter()
+            while (await query(UNATTEMPTED))[0][0] > 0:
+                if time.perf_counter() - started > DEADLINE_SECONDS:
+                    log(f"  deadline of {DEADLINE_SECONDS} s reached")
+                    break
+                await asyncio.sleep(POLL_SECONDS)
+            finished = time.perf_counter()
+            statuses = {str(status): int(count) for status, count in await query(STATUSES)}
+            attempts = int((await query(ATTEMPTS))[0][0])
+    return {
+        "seconds": finished - started,
+        "ingest_seconds": ingested - started,
+        "statuses": statuses,
+        "attempts": attempts,
+    }
+
+
+def measure(
+    kind: str, receiver: str, bodies: list[bytes], events: int, settings: dict[str, str]
+) -> dict[str, Any]:
+    """One run on a fresh database and deployment."""
+    with database(kind) as url:
+        tenant = create_tenant(url)
+        with deployment(kind, url, settings) as (base_url, processes):
+            cpu_before = sum(cpu_seconds(process.pid) for process in processes)
+            figures = asyncio.run(drive(base_url, tenant["api_key"], url, receiver, bodies))
+            cpu = sum(cpu_seconds(process.pid) for process in processes) - cpu_before
+    delivered = figures["statuses"].get("delivered", 0)
+    return {
+        **figures,
+        "delivered": delivered,
+        "per_second": delivered / figures["seconds"],
+        "ingest_per_second": events / figures["ingest_seconds"],
+        "cpu_ms_per_delivery": cpu * 1000 / max(1, delivered),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--set",
+        type=setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a waypost setting for every process, e.g. dispatch_concurrency=512 (repeatable)",
+    )
+    args = parser.parse_args()
+    settings = dict(args.set)
+    kinds = args.databases.split(",")
+    expected = args.events * SUBSCRIPTIONS
+    bodies = batch_bodies(args.events)
+    raw_rates: list[float] = []
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    with fast_receiver() as (receiver, receiver_name):
+        log(f"receiver: {receiver_name}")
+        for run in range(1, args.runs + 1):
+            raw = raw_loop(
+                "--url",
+                f"{receiver}/raw",
+                "--requests",
+                str(expected),
+                "--concurrency",
+                str(RAW_CONCURRENCY),
+            )
+            if raw["errors"]:
+                raise RuntimeError(f"raw loop: {raw}")
+            raw_rates.append(raw["per_second"])
+            log(f"run {run}: raw loop {raw['per_second']:.0f}/s")
+            for kind in kinds:
+                result = measure(kind, receiver, bodies, args.events, settings)
+                runs[kind].append(result)
+                log(
+                    f"run {run}: {kind} {result['per_second']:.0f}/s, "
+                    f"{result['delivered']}/{expected} delivered in {result['seconds']:.1f} s, "
+                    f"statuses {result['statuses']}, attempts {result['attempts']}"
+                )
+    raw_median = median(raw_rates)
+    print(
+        json.dumps(
+            {
+                "scenario": "delivery",
+                "system": "raw loop",
+                "receiver": receiver_name,
+                "requests": expected,
+                "concurrency": RAW_CONCURRENCY,
+                "per_second_median": round(raw_median),
+                "per_second_runs": [round(rate) for rate in raw_rates],
+            }
+        ),
+        flush=True,
+    )
+    for kind in kinds:
+        results = runs[kind]
+        rate = median([result["per_second"] for result in results])
+        print(
+            json.dumps(
+                {
+                    "scenario": "delivery",
+                    "system": kind,
+                    "deployment": DEPLOYMENTS[kind],
+                    "settings": settings,
+                    "events": args.events,
+                    "subscriptions": SUBSCRIPTIONS,
+                    "deliveries": expected,
+                    "all_delivered": all(r["delivered"] == expected for r in results),
+                    "attempts_runs": [r["attempts"] for r in results],
+                    "per_second_median": round(rate),
+                    "per_second_runs": [round(r["per_second"]) for r in results],
+                    "ratio_to_raw": round(rate / raw_median, 3),
+                    "seconds_runs": [round(r["seconds"], 1) for r in results],
+                    "ingest_events_per_second_median": round(
+                        median([r["ingest_per_second"] for r in results])
+                    ),
+                    "cpu_ms_per_delivery_median": round(
+                        median([r["cpu_ms_per_delivery"] for r in results]), 2
+                    ),
+                }
+            ),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""A webhook receiver for the benchmarks, run in its own process by ``common.receiver_process``.
+
+Answers every POST with 200 and a small JSON body. With ``--latency`` it also
+reads ``sent_at`` (a ``time.time()`` stamped by the sender) from each JSON body
+and keeps ``arrival - sent_at`` in milliseconds, arrival being taken when the
+request line and headers have arrived, before the body is read;
+``GET /stats`` returns them.
+
+Usage: python -m bench.receiver --port P [--latency]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import orjson
+import uvloop
+from aiohttp import web
+
+OK = b'{"ok":true}'
+
+
+def application(latency: bool) -> web.Application:
+    latencies_ms: list[float] = []
+
+    async def fast(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=OK, content_type="application/json")
+
+    async def timed(request: web.Request) -> web.Response:
+        arrival = time.time()
+        body = orjson.loads(await request.read())
+        latencies_ms.append((arrival - body["sent_at"]) * 1000)
+        return web.Response(body=OK, content_type="application/json")
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps({"latencies_ms": latencies_ms}))
+
+    app = web.Application()
+    app.router.add_get("/stats", stats)
+    app.router.add_post("/{tail:.*}", timed if latency else fast)
+    return app
+
+
+async def serve(port: int, latency: bool) -> None:
+    runner = web.AppRunner(application(latency), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--latency", action="store_true", help="record arrival - sent_at")
+    args = parser.parse_args()
+    uvloop.run(serve(args.port, args.latency))
+
+
+if __name__ == "__main__":
+    main()
