@@ -47,7 +47,7 @@ async def test_migrations_build_exactly_the_schema(store: Store) -> None:
         context = MigrationContext.configure(connection)  # type: ignore[arg-type]
         return list(compare_metadata(context, metadata))
 
-    async with store.engines.read.connect() as connection:
+    async with store.engines.connect() as connection:
         assert await connection.run_sync(differences) == []
 
 
@@ -75,7 +75,7 @@ async def test_subscription_secrets_are_encrypted_and_round_trip(store: Store) -
     [created] = await store.create_subscriptions(
         tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
     )
-    async with store.engines.read.connect() as connection:
+    async with store.engines.connect() as connection:
         raw = (
             await connection.exec_driver_sql("SELECT headers_enc, secret_enc FROM webhooks")
         ).one()

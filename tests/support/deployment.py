@@ -48,6 +48,13 @@ def deployment(database_url: str, tmp_path: Path, **settings: str) -> Iterator[D
             worker = WaypostProcess(["worker"], env, tmp_path / f"worker-{number}.log")
             stack.callback(worker.terminate)
             running.workers.append(worker)
+        # A loaded machine can take seconds to start Python: a test that signals a worker
+        # must not reach it before it runs.
+        wait_until(
+            lambda: all("dispatcher_started" in worker.output() for worker in running.workers),
+            60,
+            "workers not started",
+        )
         yield running
 
 

@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from waypost.config import Settings
 from waypost.delivery.outbound import build_request
@@ -105,6 +104,13 @@ class Dispatcher:
         self._targets: dict[str, tuple[float, _Target | None]] = {}
         self._results: asyncio.Queue[AttemptRecord] = asyncio.Queue()
         self._inflight: set[asyncio.Task[None]] = set()
+        # Claim again only once this many sends have finished: a claim is a write
+        # transaction, and claiming one delivery per finished send would make the
+        # database, not the network, the bottleneck.
+        self._refill_at = max(
+            1, min(settings.dispatch_concurrency, settings.dispatch_batch_size) // 4
+        )
+        self._room = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until ``stop`` is set, then finish in-flight sends and record them."""
@@ -112,13 +118,18 @@ class Dispatcher:
         log.info("dispatcher_started owner=%s", self.owner)
         try:
             while not stop.is_set():
+                if self._capacity() < self._refill_at:
+                    await self._wait(self._room, stop, seconds=None)
+                    continue
                 try:
-                    claimed = await self._claim_once()
+                    wanted, claimed = await self._claim_once()
                 except WaypostError as exc:
                     log.error("claim_failed owner=%s reason=%s", self.owner, exc.reason)
-                    claimed = 0
-                if claimed == 0:
-                    await self._idle(stop)
+                    wanted, claimed = 1, 0
+                if claimed < wanted:
+                    # Nothing more is due: sleep until new work is signalled or the poll
+                    # interval passes (retries become due with time).
+                    await self._wait(self._wakeup, stop, seconds=self._settings.poll_interval)
             if self._inflight:
                 await asyncio.wait(self._inflight)
             # Everything sent is recorded before stopping; the recorder never raises.
@@ -127,35 +138,30 @@ class Dispatcher:
             recorder.cancel()
             log.info("dispatcher_stopped owner=%s", self.owner)
 
-    async def _idle(self, stop: asyncio.Event) -> None:
-        """Sleep until new work is signalled, a send finishes, or the poll interval passes."""
-        self._wakeup.clear()
-        signals = [asyncio.ensure_future(self._wakeup.wait()), asyncio.ensure_future(stop.wait())]
-        waiters: list[asyncio.Future[Any]] = [*signals]
-        if self._capacity() == 0:
-            waiters.extend(self._inflight)
-        await asyncio.wait(
-            waiters, timeout=self._settings.poll_interval, return_when=asyncio.FIRST_COMPLETED
-        )
-        for signal in signals:
-            signal.cancel()
+    @staticmethod
+    async def _wait(signal: asyncio.Event, stop: asyncio.Event, *, seconds: float | None) -> None:
+        """Sleep until ``signal`` or ``stop`` is set, or ``seconds`` pass."""
+        signal.clear()
+        waiters = [asyncio.ensure_future(signal.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
 
     def _capacity(self) -> int:
         return max(0, self._settings.dispatch_concurrency - len(self._inflight))
 
-    async def _claim_once(self) -> int:
-        capacity = self._capacity()
-        if capacity == 0:
-            return 0
+    async def _claim_once(self) -> tuple[int, int]:
+        """Claim and start what fits; returns how many were asked for and how many came."""
+        wanted = min(self._capacity(), self._settings.dispatch_batch_size)
         now = self._clock()
         claimed = await self._store.claim_due(
             owner=self.owner,
-            limit=min(capacity, self._settings.dispatch_batch_size),
+            limit=wanted,
             now=now,
             lease_until=now + timedelta(seconds=self._settings.lease_seconds),
         )
         if not claimed:
-            return 0
+            return wanted, 0
         targets = await self._load_targets({delivery.webhook_id for delivery in claimed}, now)
         ended = []
         for delivery in claimed:
@@ -170,10 +176,12 @@ class Dispatcher:
             await self._store.cancel_deliveries(
                 owner=self.owner, delivery_ids=ended, reason=SUBSCRIPTION_ENDED, now=now
             )
-        return len(claimed)
+        return wanted, len(claimed)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
+        if self._capacity() >= self._refill_at:
+            self._room.set()
         if not task.cancelled() and task.exception() is not None:
             # A defect; the delivery is sent again when its lease ends.
             log.error("deliver_crashed", exc_info=task.exception())

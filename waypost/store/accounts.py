@@ -7,11 +7,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from waypost.errors import Conflict, NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, new_id, valid_id
+from waypost.store.engine import Connection
 from waypost.store.models import ApiKey, Principal, Tenant, User
 
 
@@ -61,7 +61,7 @@ class AccountQueries(StoreCore):
 
     async def _insert_key(
         self,
-        connection: AsyncConnection,
+        connection: Connection,
         tenant_id: str,
         user_id: str | None,
         name: str,

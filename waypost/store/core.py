@@ -11,12 +11,11 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from waypost.crypto import SecretBox
 from waypost.errors import StoreError, ValidationFailed, WaypostError
 from waypost.store import schema as t
-from waypost.store.engine import Engines
+from waypost.store.engine import Connection, Engines
 from waypost.store.models import SUBSCRIPTION_ENDED, DeliveryStatus
 
 
@@ -50,7 +49,7 @@ def _failure(exc: SQLAlchemyError, doing: str) -> WaypostError:
     return StoreError(f"database {doing} failed: {_cause(exc)}")
 
 
-def active(now: datetime) -> sa.ColumnElement[bool]:
+def active(now: datetime | sa.BindParameter[datetime]) -> sa.ColumnElement[bool]:
     """A subscription that has neither ended nor expired."""
     return sa.and_(
         t.webhooks.c.ended_at.is_(None),
@@ -85,10 +84,10 @@ class StoreCore:
         await self._engines.dispose()
 
     @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
+    async def _write(self) -> AsyncIterator[Connection]:
         """One write transaction; driver errors leave as ``StoreError``."""
         try:
-            async with self._engines.write.begin() as connection:
+            async with self._engines.begin() as connection:
                 yield connection
         except IntegrityError:
             raise
@@ -96,20 +95,20 @@ class StoreCore:
             raise _failure(exc, "write") from exc
 
     @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
+    async def _read(self) -> AsyncIterator[Connection]:
         try:
-            async with self._engines.read.connect() as connection:
+            async with self._engines.connect() as connection:
                 yield connection
         except SQLAlchemyError as exc:
             raise _failure(exc, "read") from exc
 
     async def _lock_subscription_keys(
-        self, connection: AsyncConnection, tenant_id: str, tracking_keys: Sequence[str], url: str
+        self, connection: Connection, tenant_id: str, tracking_keys: Sequence[str], url: str
     ) -> None:
         """Serialise concurrent creates of one (tenant, tracking id, url); SQLite needs nothing."""
 
     async def _end_subscriptions(
-        self, connection: AsyncConnection, subscription_ids: Sequence[str], now: datetime
+        self, connection: Connection, subscription_ids: Sequence[str], now: datetime
     ) -> None:
         await connection.execute(
             t.webhooks.update()

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from waypost.crypto import SecretBox
 from waypost.domain.ack import order_key
 from waypost.domain.values import Candidate
 from waypost.errors import NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, active, dumps, valid_id
+from waypost.store.engine import Connection, Engines
 from waypost.store.models import (
     AttemptRecord,
     ClaimedDelivery,
@@ -41,8 +44,42 @@ _CLAIMED_COLUMNS = (
     d.c.created_at,
 )
 
+# Built once: constructing the statement per event cost more than running it.
+_ROUTE_CANDIDATES = (
+    sa.select(
+        t.webhook_topics.c.webhook_id,
+        t.webhook_topics.c.topic,
+        t.webhooks.c.tracking_id,
+        t.webhooks.c.filters,
+        t.webhooks.c.fields,
+    )
+    .join(t.webhooks, t.webhooks.c.id == t.webhook_topics.c.webhook_id)
+    .where(
+        t.webhook_topics.c.tenant_id == sa.bindparam("tenant_id"),
+        t.webhook_topics.c.topic.in_(sa.bindparam("topics", expanding=True)),
+        t.webhook_topics.c.tracking_key.in_(sa.bindparam("keys", expanding=True)),
+        active(sa.bindparam("now", type_=t.webhooks.c.created_at.type)),
+    )
+)
+
+# How many events one group-committed ingest transaction takes at most (at least one request).
+_GROUP_EVENTS = 2_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class _IngestRequest:
+    tenant_id: str
+    events: Sequence[NewEvent]
+    now: datetime
+    ids: asyncio.Future[list[str]]
+
 
 class DeliveryQueries(StoreCore):
+    def __init__(self, engines: Engines, box: SecretBox) -> None:
+        super().__init__(engines, box)
+        self._waiting_ingests: list[_IngestRequest] = []
+        self._ingest_writer: asyncio.Task[None] | None = None
+
     async def route_candidates(
         self,
         *,
@@ -56,26 +93,10 @@ class DeliveryQueries(StoreCore):
         One range scan of the (tenant, topic, tracking key) index: the cost follows the
         number of matches, not the number of subscriptions.
         """
-        topic = t.webhook_topics
-        query = (
-            sa.select(
-                topic.c.webhook_id,
-                topic.c.topic,
-                t.webhooks.c.tracking_id,
-                t.webhooks.c.filters,
-                t.webhooks.c.fields,
-            )
-            .join(t.webhooks, t.webhooks.c.id == topic.c.webhook_id)
-            .where(
-                topic.c.tenant_id == tenant_id,
-                topic.c.topic.in_(list(topics)),
-                topic.c.tracking_key.in_(list(tracking_keys)),
-                active(now),
-            )
-        )
+        parameters = {"tenant_id": tenant_id, "topics": list(topics), "keys": list(tracking_keys)}
         grouped: dict[str, list[Any]] = defaultdict(list)
         async with self._read() as connection:
-            for row in await connection.execute(query):
+            for row in await connection.execute(_ROUTE_CANDIDATES, {**parameters, "now": now}):
                 grouped[row.webhook_id].append(row)
         return [_candidate(rows) for rows in grouped.values()]
 
@@ -110,19 +131,68 @@ class DeliveryQueries(StoreCore):
         self, *, tenant_id: str, events: Sequence[NewEvent], now: datetime
     ) -> list[str]:
         """Store events with their deliveries in one transaction; returns the event ids in
-        order, the original id where an idempotency key was seen before."""
-        try:
-            return await self._ingest_once(tenant_id, events, now)
-        except IntegrityError:
-            # A concurrent request stored the same idempotency key first: this time the
-            # lookup finds it.
-            return await self._ingest_once(tenant_id, events, now)
+        order, the original id where an idempotency key was seen before.
 
-    async def _ingest_once(
-        self, tenant_id: str, events: Sequence[NewEvent], now: datetime
-    ) -> list[str]:
-        async with self._write() as connection:
-            return await insert_events(connection, tenant_id, events, now)
+        Requests that arrive while a write is under way are written together in the next
+        transaction (group commit): one commit serves many concurrent requests, where a
+        commit each would make the database's write lock the limit of single-event ingest.
+        Each request still returns only once its events are committed.
+        """
+        ids: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self._waiting_ingests.append(
+            _IngestRequest(tenant_id=tenant_id, events=events, now=now, ids=ids)
+        )
+        if self._ingest_writer is None:
+            self._ingest_writer = asyncio.create_task(self._write_ingests())
+        return await ids
+
+    async def _write_ingests(self) -> None:
+        try:
+            while self._waiting_ingests:
+                size = count = 0
+                for request in self._waiting_ingests:
+                    if count and size + len(request.events) > _GROUP_EVENTS:
+                        break
+                    size += len(request.events)
+                    count += 1
+                group = self._waiting_ingests[:count]
+                del self._waiting_ingests[:count]
+                await self._write_group(group)
+        finally:
+            self._ingest_writer = None
+
+    async def _write_group(self, group: Sequence[_IngestRequest]) -> None:
+        try:
+            async with self._write() as connection:
+                results = [
+                    await insert_events(connection, request.tenant_id, request.events, request.now)
+                    for request in group
+                ]
+        except Exception as exc:
+            if len(group) > 1:
+                # One request's bad value or key conflict must not fail the others.
+                for request in group:
+                    await self._write_group([request])
+                return
+            request = group[0]
+            try:
+                if not isinstance(exc, IntegrityError):
+                    raise
+                # Another process stored the same idempotency key first: this time the
+                # lookup finds it.
+                async with self._write() as connection:
+                    results = [
+                        await insert_events(
+                            connection, request.tenant_id, request.events, request.now
+                        )
+                    ]
+            except Exception as final:
+                if not request.ids.done():
+                    request.ids.set_exception(final)
+                return
+        for request, ids in zip(group, results, strict=True):
+            if not request.ids.done():
+                request.ids.set_result(ids)
 
     def _due_select(self, limit: int, now: datetime) -> sa.Select[tuple[str]]:
         """Due pending deliveries, oldest due first, through the partial ``ix_deliveries_due``."""
@@ -252,9 +322,7 @@ def summary(row: Any) -> DeliverySummary:
     )
 
 
-async def _remember_mappings(
-    connection: AsyncConnection, acked: Mapping[str, AttemptRecord]
-) -> None:
+async def _remember_mappings(connection: Connection, acked: Mapping[str, AttemptRecord]) -> None:
     """Keep each acknowledged delivery_id against its order and subscription."""
     rows = await connection.execute(
         sa.select(d.c.id, d.c.tenant_id, d.c.webhook_id, d.c.tracking_id, t.events.c.data)
@@ -287,7 +355,7 @@ async def _remember_mappings(
 
 
 async def insert_events(
-    connection: AsyncConnection, tenant_id: str, events: Sequence[NewEvent], now: datetime
+    connection: Connection, tenant_id: str, events: Sequence[NewEvent], now: datetime
 ) -> list[str]:
     """Insert events and their deliveries in the caller's transaction; returns the event ids
     in order, the original id where an idempotency key was seen before."""
@@ -313,7 +381,7 @@ async def insert_events(
 
 
 async def _known_keys(
-    connection: AsyncConnection, tenant_id: str, events: Sequence[NewEvent]
+    connection: Connection, tenant_id: str, events: Sequence[NewEvent]
 ) -> dict[str, str]:
     keys = [event.idempotency_key for event in events if event.idempotency_key is not None]
     if not keys:

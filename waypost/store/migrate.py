@@ -33,5 +33,5 @@ def _upgrade(connection: Connection) -> None:
 
 async def migrate(engines: Engines) -> None:
     """Bring the database to the newest schema; safe to run concurrently and repeatedly."""
-    async with engines.write.begin() as connection:
+    async with engines.begin() as connection:
         await connection.run_sync(_upgrade)

@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from waypost.store.base import Store
+from waypost.store.engine import Connection
 
 
 class PostgresStore(Store):
     async def _lock_subscription_keys(
-        self, connection: AsyncConnection, tenant_id: str, tracking_keys: Sequence[str], url: str
+        self, connection: Connection, tenant_id: str, tracking_keys: Sequence[str], url: str
     ) -> None:
         # Two api processes creating the same subscription at once must not both pass the
         # duplicate check; the locks are held until the transaction ends, and taken in

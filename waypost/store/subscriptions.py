@@ -8,12 +8,12 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from waypost.domain.auth import from_document
 from waypost.errors import Conflict, NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, active, dumps, new_id, valid_id
+from waypost.store.engine import Connection
 from waypost.store.models import Header, SendTarget, Subscription, SubscriptionSpec
 
 
@@ -60,7 +60,7 @@ class SubscriptionQueries(StoreCore):
 
     async def _check_duplicates(
         self,
-        connection: AsyncConnection,
+        connection: Connection,
         tenant_id: str,
         specs: Sequence[SubscriptionSpec],
         now: datetime,
@@ -143,7 +143,7 @@ class SubscriptionQueries(StoreCore):
             return await self._fetch_subscription(connection, tenant_id, subscription_id, now)
 
     async def _fetch_subscription(
-        self, connection: AsyncConnection, tenant_id: str, subscription_id: str, now: datetime
+        self, connection: Connection, tenant_id: str, subscription_id: str, now: datetime
     ) -> Subscription:
         if valid_id(subscription_id):
             row = (
