@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND
-from waypost.api.responses import Json, JsonObject
+from waypost.api.responses import Json, JsonObject, OrjsonRoute
 from waypost.ingest import EventInput, ingest_events
 from waypost.store.models import DeliverySummary, Principal
 
-router = APIRouter(tags=["events"], responses=COMMON_ERRORS)
+router = APIRouter(tags=["events"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 
 MAX_BATCH = 1000
 
