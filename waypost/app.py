@@ -91,6 +91,8 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
             stop = asyncio.Event()
             dispatching = None
             if roles.dispatcher:
+                # Other processes' ingests (a second api on PostgreSQL) wake it too.
+                await resources.enter_async_context(store.work_signals(svc.work_available))
                 dispatcher = Dispatcher(
                     store, sender, settings, authenticator=authenticator, wakeup=svc.work_available
                 )

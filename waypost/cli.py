@@ -135,9 +135,12 @@ async def _work(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     store = await open_store(settings, run_migrations=True)
     try:
-        async with outbound(settings) as (sender, authenticator):
+        wakeup = asyncio.Event()
+        async with outbound(settings) as (sender, authenticator), store.work_signals(wakeup):
             await asyncio.gather(
-                Dispatcher(store, sender, settings, authenticator=authenticator).run(stop),
+                Dispatcher(store, sender, settings, authenticator=authenticator, wakeup=wakeup).run(
+                    stop
+                ),
                 ReportWorker(store, sender, settings).run(stop),
             )
     finally:

@@ -6,15 +6,23 @@ api`` takes events and two ``waypost worker`` processes deliver them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.support.deployment import create_tenant, deployment, subscribe, wait_terminal
+from tests.support.deployment import (
+    create_tenant,
+    deployment,
+    subscribe,
+    wait_terminal,
+    wait_until,
+)
 from tests.support.receiver import Reply, ThreadedReceiver
 
 pytestmark = pytest.mark.slow
@@ -114,5 +122,62 @@ def test_signatures_verify_with_standardwebhooks(database_url: str, tmp_path: Pa
         assert lowered["user-agent"].startswith("waypost/")
         with pytest.raises(Exception, match=r"(?i)signature"):
             Webhook(created["secret"]).verify(request.body + b" ", headers)
+    finally:
+        receiver.stop()
+
+
+def _terminate_listeners(database_url: str) -> int:
+    """Cut every LISTEN connection to the test database, as a failover or restart would."""
+
+    async def terminate() -> int:
+        connection = await asyncpg.connect(database_url)
+        try:
+            return len(
+                await connection.fetch(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                )
+            )
+        finally:
+            await connection.close()
+
+    return asyncio.run(terminate())
+
+
+def test_new_events_wake_the_dispatchers_without_polling(database_url: str, tmp_path: Path) -> None:
+    """With a poll interval of a minute, an event is still sent at once: ``serve`` wakes its
+    own dispatcher; on PostgreSQL the api's NOTIFY wakes the workers, also after their
+    LISTEN connections were cut."""
+    tenant = create_tenant(database_url)
+    receiver = ThreadedReceiver()
+    receiver.start()
+    try:
+        with (
+            deployment(database_url, tmp_path, poll_interval="60") as running,
+            httpx.Client(
+                base_url=running.base_url, headers={"Authorization": f"Bearer {tenant['api_key']}"}
+            ) as client,
+        ):
+            subscribe(client, receiver.url("/hook"))
+            rounds = 2 if running.workers else 1
+            for number in range(rounds):
+                if number == 1:
+                    assert _terminate_listeners(database_url) == len(running.workers)
+                    wait_until(
+                        lambda: all(
+                            worker.output().count("listen_lost") == 1 for worker in running.workers
+                        ),
+                        20,
+                        "workers did not notice the lost connection",
+                    )
+                posted = client.post(
+                    "/api/v1/events", json={"type": "task_created", "data": {"n": number}}
+                )
+                assert posted.status_code == 202, posted.text
+                wait_until(
+                    lambda expected=number + 1: len(receiver.requests) == expected,
+                    20,  # a third of the poll interval: only a wake-up explains a delivery
+                    f"event {number} not delivered before the next poll",
+                )
     finally:
         receiver.stop()

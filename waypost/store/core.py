@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -101,6 +102,14 @@ class StoreCore:
                 yield connection
         except SQLAlchemyError as exc:
             raise _failure(exc, "read") from exc
+
+    async def _announce_work(self, connection: Connection) -> None:
+        """Tell dispatchers in other processes that deliveries are due, when the caller's
+        transaction commits; SQLite has only the in-process ``wakeup``."""
+
+    def work_signals(self, wakeup: asyncio.Event) -> AbstractAsyncContextManager[None]:
+        """While open, ``wakeup`` is set whenever another process announces due work."""
+        return nullcontext()
 
     async def _lock_subscription_keys(
         self, connection: Connection, tenant_id: str, tracking_keys: Sequence[str], url: str

@@ -168,6 +168,7 @@ class DeliveryQueries(StoreCore):
                     await insert_events(connection, request.tenant_id, request.events, request.now)
                     for request in group
                 ]
+                await self._announce_work(connection)
         except Exception as exc:
             if len(group) > 1:
                 # One request's bad value or key conflict must not fail the others.

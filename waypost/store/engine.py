@@ -101,6 +101,12 @@ class PostgresEngines(Engines):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    @property
+    def dsn(self) -> str:
+        """The URL for a connection of asyncpg's own, outside the pool (LISTEN)."""
+        url = self._engine.url.set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
+
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Connection]:
         async with self._engine.begin() as connection:
