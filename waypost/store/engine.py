@@ -199,4 +199,6 @@ def create_engines(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: i
             target, synchronous=mode, immediate=False, pool_size=4, max_overflow=-1
         )
         return SqliteEngines(write, read)
-    return PostgresEngines(create_async_engine(target, pool_size=pool_size, max_overflow=pool_size))
+    # No overflow: under load, connections opened beyond the pool were closed again as soon
+    # as they were returned, and opening one (with its TLS handshake) cost more than waiting.
+    return PostgresEngines(create_async_engine(target, pool_size=pool_size, max_overflow=0))
