@@ -9,9 +9,10 @@ SQLite file takes microseconds; handing each one to a thread and back took about
 inline) and, under load, made the loop and the driver threads queue for the GIL,
 which bounded single-event ingest at about 200 requests/s. Writes go through one
 connection (SQLite has a single writer anyway), taken under an ``asyncio.Lock`` so a
-waiting writer never blocks the loop; reads use a pool that grows instead of
-blocking. The price is that a write of another process (the CLI) holding the
-database's lock stalls the loop for as long as it holds it, which is milliseconds.
+waiting writer never blocks the loop, and its commit runs in a thread, since that is
+where the disk is written; reads use a pool that grows instead of blocking. The
+price is that a write of another process (the CLI) holding the database's lock
+stalls the loop for as long as it holds it, which is milliseconds.
 """
 
 from __future__ import annotations
@@ -132,8 +133,16 @@ class SqliteEngines(Engines):
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Connection]:
         async with self._writer:
-            with self._write.begin() as connection:
-                yield InlineConnection(connection)
+            with self._write.connect() as connection:
+                transaction = connection.begin()
+                try:
+                    yield InlineConnection(connection)
+                except BaseException:
+                    transaction.rollback()
+                    raise
+                # The commit writes the WAL and, every thousand pages, checkpoints it into
+                # the database file with an fsync: in a thread, the loop sends meanwhile.
+                await asyncio.to_thread(transaction.commit)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Connection]:
@@ -191,7 +200,13 @@ def create_engines(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: i
             )
         mode = sqlite_synchronous.upper()
         write = _sqlite_engine(
-            target, synchronous=mode, immediate=True, pool_size=1, max_overflow=0
+            target,
+            synchronous=mode,
+            immediate=True,
+            pool_size=1,
+            max_overflow=0,
+            # Commits run in a thread, always under the writer lock: one at a time.
+            connect_args={"check_same_thread": False},
         )
         # A reader that streams holds its connection across awaits; more readers than
         # pooled connections get a new one rather than a wait that would block the loop.
