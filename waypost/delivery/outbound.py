@@ -59,7 +59,6 @@ def candidate_of(subscription: Subscription, *, with_filters: bool = True) -> Ca
         id=subscription.id,
         tracking_id=subscription.tracking_id,
         topics=frozenset((*subscription.event_groups, *subscription.event_types)),
-        filters=filters,
         fields=subscription.fields,
         filters_text=orjson.dumps(list(filters)).decode() if filters else None,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -13,7 +12,6 @@ class Candidate:
     id: str
     tracking_id: str | None
     topics: frozenset[str]
-    filters: tuple[dict[str, Any], ...]
     fields: tuple[str, ...] | None
     filters_text: str | None
     """The stored filter JSON, a cheap key for caching the compiled filter."""

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -471,14 +472,19 @@ def _delivery_rows(tenant_id: str, event: NewEvent, now: datetime) -> list[dict[
     ]
 
 
+@lru_cache(maxsize=65_536)
+def _parsed_fields(text: str) -> tuple[str, ...]:
+    """A field list, parsed once per distinct list rather than once per event."""
+    return tuple(orjson.loads(text))
+
+
 def _candidate(rows: list[Any]) -> Candidate:
     first = rows[0]
     return Candidate(
         id=first.webhook_id,
         tracking_id=first.tracking_id,
         topics=frozenset(row.topic for row in rows),
-        filters=tuple(orjson.loads(first.filters)) if first.filters else (),
-        fields=tuple(orjson.loads(first.fields)) if first.fields is not None else None,
+        fields=_parsed_fields(first.fields) if first.fields is not None else None,
         filters_text=first.filters,
     )
 
