@@ -36,6 +36,8 @@ from waypost.store.schema import webhooks as webhooks_table
 PG_ADMIN_URL = os.environ.get("WAYPOST_BENCH_PG_URL", "postgresql://127.0.0.1:5432/test")
 SECRET_KEY = "x1tpF5HJq7zSH4pAr3J3o0eSgpfj1sT0m3EdOqcwIHs="
 OUT = Path(__file__).parent / "out"
+INGEST_BATCH = 1000
+"""Events per ``POST /api/v1/events/batch``: the API's limit."""
 
 
 def machine() -> str:
@@ -429,6 +431,22 @@ def order_payload(number: int, size: int = 2048) -> dict[str, Any]:
         raise ValueError(f"an order is at least {size - padding} bytes")
     order["note"] = ("Ring the bell at the back door; leave with the barista. " * 40)[:padding]
     return order
+
+
+def batch_bodies(events: int) -> list[bytes]:
+    """The bodies of ``POST /api/v1/events/batch`` for ``events`` 2 KB orders, 1,000
+    per call: serialised before the clock starts."""
+    return [
+        orjson.dumps(
+            {
+                "events": [
+                    {"type": "task_created", "data": order_payload(number)}
+                    for number in range(start, min(events, start + INGEST_BATCH))
+                ]
+            }
+        )
+        for start in range(0, events, INGEST_BATCH)
+    ]
 
 
 def create_tenant(database_url: str) -> dict[str, str]:

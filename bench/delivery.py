@@ -29,11 +29,11 @@ import time
 from typing import Any
 
 import httpx
-import orjson
 
 from bench.common import (
     DEPLOYMENTS,
     SYSTEMS,
+    batch_bodies,
     cpu_seconds,
     create_tenant,
     database,
@@ -42,7 +42,6 @@ from bench.common import (
     log,
     max_by_key,
     median,
-    order_payload,
     raw_loop,
     reader,
     rss_by_role,
@@ -50,7 +49,6 @@ from bench.common import (
 )
 
 SUBSCRIPTIONS = 5
-BATCH = 1000
 RAW_CONCURRENCY = 16
 POLL_SECONDS = 0.1
 # A run that has not finished by then is reported with what was delivered.
@@ -60,21 +58,6 @@ JSON = {"Content-Type": "application/json"}
 UNATTEMPTED = "SELECT count(*) FROM deliveries WHERE status = 'pending' AND attempt_count = 0"
 STATUSES = "SELECT status, count(*) FROM deliveries GROUP BY status"
 ATTEMPTS = "SELECT count(*) FROM attempts"
-
-
-def batch_bodies(events: int) -> list[bytes]:
-    """The ingest requests, serialised before the clock starts."""
-    return [
-        orjson.dumps(
-            {
-                "events": [
-                    {"type": "task_created", "data": order_payload(number)}
-                    for number in range(start, min(events, start + BATCH))
-                ]
-            }
-        )
-        for start in range(0, events, BATCH)
-    ]
 
 
 async def drive(

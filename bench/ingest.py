@@ -36,6 +36,7 @@ import uvloop
 
 from bench.common import (
     DEPLOYMENTS,
+    INGEST_BATCH,
     SYSTEMS,
     count,
     create_tenant,
@@ -49,7 +50,7 @@ from bench.common import (
     rss_by_role,
 )
 
-BATCH = 1000
+BATCH = INGEST_BATCH
 JSON = {"Content-Type": "application/json"}
 # Bounds each phase, whatever the server does.
 PHASE_DEADLINE_SECONDS = 300
