@@ -9,9 +9,10 @@ transaction, as ingest writes them), then doubled four times inside the database
 Then the deployment starts (SQLite: one ``serve``; PostgreSQL: one ``api`` and
 two ``worker``) and the dispatcher works the backlog; the window starts once
 every process is ready and ends after ``--seconds`` or ``--deliveries``
-attempts, whichever comes first. Rate = attempts recorded in the window / its
-seconds (polled every 0.25 s). Peak RSS (VmHWM) of every waypost process is
-read at the end of the window; the backlog is not drained.
+attempts, whichever comes first (or once the whole backlog is attempted).
+Rate = attempts recorded in the window / its seconds (polled every 0.25 s).
+Peak RSS (VmHWM) of every waypost process, from readiness, is read at the end
+of the window; the backlog is not drained.
 
 Usage: python bench/backlog.py [--backlog N] [--seconds S] [--deliveries N]
                                [--databases sqlite,postgresql]
@@ -70,7 +71,7 @@ def seed(url: str, tenant: dict[str, str], receiver: str, subscriptions: int, ba
     return seeded
 
 
-async def window(url: str, seconds: float, deliveries: int) -> dict[str, Any]:
+async def window(url: str, seconds: float, deliveries: int, backlog: int) -> dict[str, Any]:
     async with reader(url) as query:
         before = await count(query, ATTEMPTS)
         started = time.perf_counter()
@@ -78,7 +79,7 @@ async def window(url: str, seconds: float, deliveries: int) -> dict[str, Any]:
         while time.perf_counter() - started < seconds:
             await asyncio.sleep(POLL_SECONDS)
             attempts = await count(query, ATTEMPTS) - before
-            if attempts >= deliveries:
+            if attempts >= deliveries or before + attempts >= backlog:
                 break
         elapsed = time.perf_counter() - started
         return {
@@ -102,7 +103,7 @@ def measure(
         seed_seconds = time.perf_counter() - started
         log(f"  {seeded:,} pending deliveries seeded in {seed_seconds:.1f} s")
         with deployment(kind, url, settings) as (_base_url, processes):
-            figures = asyncio.run(window(url, seconds, deliveries))
+            figures = asyncio.run(window(url, seconds, deliveries, seeded))
             rss = rss_by_role(kind, processes)
     log(f"  {figures['attempts']:,} attempts in {figures['window_seconds']} s")
     return {

@@ -680,6 +680,8 @@ def script_args(args: argparse.Namespace) -> dict[str, list[str]]:
         "routing": [
             "--events",
             str(args.routing_events),
+            "--round-seconds",
+            str(args.routing_seconds),
             "--non-matching",
             args.non_matching,
             "--filtered",
@@ -723,27 +725,28 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(SCRIPTS), help="scenario scripts to run")
     parser.add_argument("--output", type=Path, default=BENCH / "RESULTS.md")
     parser.add_argument("--json", type=Path, default=OUT / "results.json")
-    parser.add_argument("--events", type=int, default=8_000, help="delivery: events per run")
+    parser.add_argument("--events", type=int, default=6_000, help="delivery: events per run")
     parser.add_argument("--runs", type=int, default=3, help="delivery: runs")
     parser.add_argument("--rates", default="500", help="latency: events a second")
-    parser.add_argument("--seconds", type=float, default=20, help="latency: seconds per rate")
+    parser.add_argument("--seconds", type=float, default=15, help="latency: seconds per rate")
     parser.add_argument("--ingest-runs", type=int, default=3)
-    parser.add_argument("--batch-events", type=int, default=20_000)
+    parser.add_argument("--batch-events", type=int, default=10_000)
     parser.add_argument("--single-requests", type=int, default=10_000)
     parser.add_argument("--single-seconds", type=float, default=5)
     parser.add_argument("--fanout-subscriptions", type=int, default=10_000)
     parser.add_argument("--fanout-runs", type=int, default=3)
     parser.add_argument("--routing-events", type=int, default=1_000)
+    parser.add_argument("--routing-seconds", type=float, default=2, help="routing: round bound")
     parser.add_argument("--non-matching", default="1000,100000")
     parser.add_argument("--filtered", type=int, default=1_000)
     parser.add_argument("--count", type=int, default=150_000, help="subscriptions to list")
     parser.add_argument("--list-runs", type=int, default=3, help="subscriptions: listings")
     parser.add_argument("--backlog", type=int, default=1_000_000)
-    parser.add_argument("--backlog-seconds", type=float, default=30)
+    parser.add_argument("--backlog-seconds", type=float, default=20)
     parser.add_argument("--backlog-deliveries", type=int, default=100_000)
-    parser.add_argument("--failure-events", type=int, default=3_000)
+    parser.add_argument("--failure-events", type=int, default=2_000)
     parser.add_argument("--failure-runs", type=int, default=1)
-    parser.add_argument("--report-rows", type=int, default=100_000)
+    parser.add_argument("--report-rows", type=int, default=50_000)
     args = parser.parse_args()
     python = Path(sys.executable)
     with contextlib.suppress(ValueError):
