@@ -351,7 +351,8 @@ def fast_receiver() -> Iterator[tuple[str, str]]:
     nginx (one worker, no access log) where installed, else the aiohttp receiver in
     its own process. Yields its base URL and a description for the results.
     """
-    nginx = shutil.which("nginx")
+    # Debian puts it in /usr/sbin, which a non-root PATH may lack.
+    nginx = shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
     if nginx is None:
         with receiver_process() as url:
             yield url, "aiohttp receiver, one process, no access log (nginx not installed)"
@@ -487,8 +488,9 @@ async def paced(
     """Start ``send`` ``rate`` times a second for ``seconds``, without waiting for answers.
 
     An open loop, so a slow server does not slow the sender down, up to ``max_in_flight``
-    sends at once (past that the sender waits, and the achieved rate shows it). Returns
-    the seconds the sending took; every send has finished on return.
+    sends at once (past that the sender waits, and the achieved rate shows it). No send
+    starts after ``seconds``: a server that cannot keep up gets fewer, not a longer run.
+    Returns the seconds the sending took; every send has finished on return.
     """
     slots = asyncio.Semaphore(max_in_flight)
     tasks: set[asyncio.Task[None]] = set()
@@ -505,6 +507,9 @@ async def paced(
         if delay > 0:
             await asyncio.sleep(delay)
         await slots.acquire()
+        if time.perf_counter() - started >= seconds:
+            slots.release()
+            break
         task = asyncio.create_task(one())
         tasks.add(task)
         task.add_done_callback(tasks.discard)

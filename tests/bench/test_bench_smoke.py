@@ -122,8 +122,9 @@ def test_latency(sqlite_run: tuple[Results, str]) -> None:
     assert raw["requests"] == sent
     assert raw["errors"] == 0
     result = one(results, "latency", "sqlite")
-    assert result["events"] == sent
-    assert result["received"] == sent
+    # No event starts after the duration, so a slow moment may send fewer, never more.
+    assert 0 < result["events"] <= sent
+    assert result["received"] == result["events"]
     assert not result["refused"]
     assert result["p50_ms"] <= result["p99_ms"]
     assert_rss(result, {"serve"})
