@@ -30,8 +30,20 @@ lint: install-dev
 test: lint
 	$(BIN)/pytest
 
+# nginx is the fast receiver of the benchmarks (bench/common.py starts its own on a free
+# loopback port); installed from Debian's packages if missing. RUNLEVEL=1 keeps the
+# package's scripts from starting the system's nginx on port 80.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BENCH_ARGS ?=
+
 bench: install-dev
-	$(BIN)/python bench/run.py
+	@PATH="$$PATH:/usr/sbin:/sbin" command -v nginx >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends nginx-light || \
+		$(SUDO) env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends nginx; }
+	PATH="$$PATH:/usr/sbin:/sbin" $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

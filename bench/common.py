@@ -8,13 +8,15 @@ import os
 import platform
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +24,21 @@ import asyncpg
 import httpx
 import orjson
 
+from waypost.config import load_settings
+from waypost.domain.keys import issue_key
+from waypost.domain.signing import generate_secret
+from waypost.domain.values import NewDelivery
+from waypost.store import Store, open_store
+from waypost.store.models import NewEvent, SubscriptionSpec
+from waypost.store.schema import deliveries as deliveries_table
+from waypost.store.schema import webhook_topics as topics_table
+from waypost.store.schema import webhooks as webhooks_table
+
 PG_ADMIN_URL = os.environ.get("WAYPOST_BENCH_PG_URL", "postgresql://127.0.0.1:5432/test")
 SECRET_KEY = "x1tpF5HJq7zSH4pAr3J3o0eSgpfj1sT0m3EdOqcwIHs="
 OUT = Path(__file__).parent / "out"
+INGEST_BATCH = 1000
+"""Events per ``POST /api/v1/events/batch``: the API's limit."""
 
 
 def machine() -> str:
@@ -71,6 +85,20 @@ def peak_rss_mb(pid: int) -> float:
 def rss_mb(pid: int) -> float:
     """The process's resident set now (VmRSS), in MB."""
     return _status_mb(pid, "VmRSS")
+
+
+def peaks_mb(processes: Sequence[subprocess.Popen[bytes]]) -> list[float]:
+    """The peak resident set (VmHWM) of each process, in MB, rounded: read while they run."""
+    return [round(peak_rss_mb(process.pid), 1) for process in processes]
+
+
+def max_by_key(figures: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Per key, the largest value over several runs' ``{"serve": 130.2}``."""
+    largest: dict[str, float] = {}
+    for run in figures:
+        for key, value in run.items():
+            largest[key] = max(value, largest.get(key, value))
+    return largest
 
 
 def reset_peak_rss(pid: int) -> None:
@@ -209,11 +237,14 @@ def deployment(
     """What is measured: ``serve`` on SQLite; ``api`` plus ``workers`` workers on PostgreSQL.
 
     ``settings`` (``{"poll_interval": "0.05"}``) go to every process as ``WAYPOST_*``.
-    Yields the API's base URL and every process, the API first.
+    Yields the API's base URL and every process, the API first. Each process's peak
+    RSS is reset once all are ready, so that ``rss_by_role`` shows the peak of the
+    scenario, not of start-up (imports and migrations peak at about 170 MB).
     """
     given = settings or {}
     if kind == "sqlite":
         with waypost("serve", database_url, **given) as (base_url, process):
+            reset_peak_rss(process.pid)
             yield base_url, [process]
         return
     with ExitStack() as stack:
@@ -222,6 +253,8 @@ def deployment(
         started = [
             stack.enter_context(waypost("worker", database_url, **given))[1] for _ in range(workers)
         ]
+        for process in [api, *started]:
+            reset_peak_rss(process.pid)
         yield base_url, [api, *started]
 
 
@@ -235,8 +268,34 @@ def setting(text: str) -> tuple[str, str]:
 
 DEPLOYMENTS = {
     "sqlite": "one `waypost serve`",
+    "sqlite-full": "one `waypost serve`, `WAYPOST_SQLITE_SYNCHRONOUS=FULL`",
     "postgresql": "one `waypost api` + 2 `waypost worker`",
 }
+ROLES = {"sqlite": ["serve"], "postgresql": ["api", "worker", "worker"]}
+"""The processes ``deployment`` yields, in order, for the RSS columns."""
+SYSTEMS: dict[str, tuple[str, dict[str, str]]] = {
+    "sqlite": ("sqlite", {}),
+    "sqlite-full": ("sqlite", {"sqlite_synchronous": "FULL"}),
+    "postgresql": ("postgresql", {}),
+}
+"""What ``--databases`` may name: the database kind and the settings that go with it.
+SQLite runs WAL with ``synchronous=NORMAL`` by default (survives a process crash);
+``sqlite-full`` is ``FULL`` (also survives a power loss)."""
+NAMES = {
+    "sqlite": "SQLite",
+    "sqlite-full": "SQLite, synchronous=FULL",
+    "postgresql": "PostgreSQL",
+}
+
+
+def rss_by_role(kind: str, processes: Sequence[subprocess.Popen[bytes]]) -> dict[str, float]:
+    """Peak RSS (MB) of every process of a deployment since it was ready, keyed ``serve``,
+    ``api``, ``worker1``, ``worker2``: read before the processes are stopped."""
+    peaks = peaks_mb(processes)
+    named: dict[str, float] = {}
+    for number, (role, peak) in enumerate(zip(ROLES[kind], peaks, strict=True)):
+        named[f"{role}{number}" if role == "worker" else role] = peak
+    return named
 
 
 @contextmanager
@@ -271,6 +330,10 @@ http {{
     client_body_temp_path {prefix}/body;
     server {{
         listen 127.0.0.1:{port};
+        location /fail/ {{
+            default_type application/json;
+            return 503 '{{"error":"unavailable"}}';
+        }}
         location / {{
             default_type application/json;
             return 200 '{{"ok":true}}';
@@ -282,12 +345,14 @@ http {{
 
 @contextmanager
 def fast_receiver() -> Iterator[tuple[str, str]]:
-    """A receiver answering every POST with 200 and a small JSON body, as fast as possible.
+    """A receiver answering every POST with 200 and a small JSON body, as fast as possible
+    (under ``/fail/``: 503).
 
     nginx (one worker, no access log) where installed, else the aiohttp receiver in
     its own process. Yields its base URL and a description for the results.
     """
-    nginx = shutil.which("nginx")
+    # Debian puts it in /usr/sbin, which a non-root PATH may lack.
+    nginx = shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
     if nginx is None:
         with receiver_process() as url:
             yield url, "aiohttp receiver, one process, no access log (nginx not installed)"
@@ -375,29 +440,46 @@ def order_payload(number: int, size: int = 2048) -> dict[str, Any]:
     return order
 
 
+def batch_bodies(events: int) -> list[bytes]:
+    """The bodies of ``POST /api/v1/events/batch`` for ``events`` 2 KB orders, 1,000
+    per call: serialised before the clock starts."""
+    return [
+        orjson.dumps(
+            {
+                "events": [
+                    {"type": "task_created", "data": order_payload(number)}
+                    for number in range(start, min(events, start + INGEST_BATCH))
+                ]
+            }
+        )
+        for start in range(0, events, INGEST_BATCH)
+    ]
+
+
 def create_tenant(database_url: str) -> dict[str, str]:
-    """A tenant made with ``waypost tenant create``: its ids and API key."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "waypost",
-            "tenant",
-            "create",
-            "bench",
-            "--email",
-            f"bench-{uuid.uuid4().hex[:6]}@example.com",
-            "--password",
-            "benchmark-pass",
-        ],
-        env=env(database_url),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    result: dict[str, str] = orjson.loads(out)
-    return result
+    """A tenant with an admin user and an API key, made as ``waypost tenant create`` makes
+    them, in this process (the command would add seconds of start-up to every run); the
+    database is migrated first. Its ids and API key."""
+
+    async def create() -> dict[str, str]:
+        settings = load_settings(database_url=database_url, secret_key=SECRET_KEY)
+        store = await open_store(settings, run_migrations=True)
+        key = issue_key()
+        try:
+            tenant, _user, api_key = await store.create_tenant(
+                name="bench",
+                email=f"bench-{uuid.uuid4().hex[:6]}@example.com",
+                # Nobody signs in: a hash is never checked, and argon2 would only cost time.
+                password_hash="not-a-password-hash",
+                key_prefix=key.prefix,
+                key_digest=key.digest,
+                now=datetime.now(UTC),
+            )
+        finally:
+            await store.close()
+        return {"tenant_id": tenant.id, "api_key": key.plaintext, "api_key_id": api_key.id}
+
+    return asyncio.run(create())
 
 
 async def paced(
@@ -406,8 +488,9 @@ async def paced(
     """Start ``send`` ``rate`` times a second for ``seconds``, without waiting for answers.
 
     An open loop, so a slow server does not slow the sender down, up to ``max_in_flight``
-    sends at once (past that the sender waits, and the achieved rate shows it). Returns
-    the seconds the sending took; every send has finished on return.
+    sends at once (past that the sender waits, and the achieved rate shows it). No send
+    starts after ``seconds``: a server that cannot keep up gets fewer, not a longer run.
+    Returns the seconds the sending took; every send has finished on return.
     """
     slots = asyncio.Semaphore(max_in_flight)
     tasks: set[asyncio.Task[None]] = set()
@@ -424,6 +507,9 @@ async def paced(
         if delay > 0:
             await asyncio.sleep(delay)
         await slots.acquire()
+        if time.perf_counter() - started >= seconds:
+            slots.release()
+            break
         task = asyncio.create_task(one())
         tasks.add(task)
         task.add_done_callback(tasks.discard)
@@ -431,3 +517,239 @@ async def paced(
     if tasks:
         await asyncio.gather(*tasks)
     return elapsed
+
+
+Query = Callable[[str], Awaitable[list[tuple[Any, ...]]]]
+"""A read-only SQL query on waypost's database: its rows."""
+
+
+@asynccontextmanager
+async def reader(database_url: str) -> AsyncIterator[Query]:
+    """Read-only queries straight on waypost's database: cheaper than polling the API."""
+    if database_url.startswith("sqlite"):
+        path = database_url.split(":///", 1)[1]
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+
+        async def sqlite_query(sql: str) -> list[tuple[Any, ...]]:
+            return await asyncio.to_thread(lambda: connection.execute(sql).fetchall())
+
+        try:
+            yield sqlite_query
+        finally:
+            connection.close()
+        return
+    pg = await asyncpg.connect(database_url)
+
+    async def pg_query(sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in await pg.fetch(sql)]
+
+    try:
+        yield pg_query
+    finally:
+        await pg.close()
+
+
+async def count(query: Query, sql: str) -> int:
+    """The one number ``sql`` selects."""
+    return int((await query(sql))[0][0])
+
+
+def log(message: str) -> None:
+    """Progress to stderr; stdout carries only the JSON lines."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def small_payload(number: int, size: int = 512) -> str:
+    """A compact JSON object of exactly ``size`` bytes (at least 64): for seeded rows."""
+    head = orjson.dumps({"id": number, "external_id": f"ORD-{number:08d}", "note": ""})
+    padding = size - len(head)
+    if padding < 0:
+        raise ValueError(f"a small payload is at least {len(head)} bytes")
+    return orjson.dumps(
+        {"id": number, "external_id": f"ORD-{number:08d}", "note": "x" * padding}
+    ).decode()
+
+
+@asynccontextmanager
+async def opened_store(database_url: str) -> AsyncIterator[Store]:
+    """waypost's own store on a benchmark database (migrated by ``create_tenant``), for seeding
+    what the API would take too long to create."""
+    store = await open_store(load_settings(database_url=database_url, secret_key=SECRET_KEY))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def webhook_spec(
+    url: str,
+    *,
+    event_types: tuple[str, ...] = ("task_created",),
+    tracking_id: str | None = None,
+    filters: tuple[dict[str, Any], ...] = (),
+    fields: tuple[str, ...] | None = None,
+) -> SubscriptionSpec:
+    """A subscription as ``POST /api/v1/webhooks`` would make it."""
+    return SubscriptionSpec(
+        tracking_id=tracking_id,
+        url=url,
+        content_type="application/json",
+        headers=(),
+        event_groups=(),
+        event_types=event_types,
+        filters=filters,
+        fields=fields,
+        secret=generate_secret(),
+        expires_at=datetime(2100, 1, 1, tzinfo=UTC),
+    )
+
+
+async def seed_subscriptions(
+    store: Store, tenant: dict[str, str], specs: Sequence[SubscriptionSpec], concurrency: int = 1
+) -> list[str]:
+    """Create ``specs`` through the store; their ids in order.
+
+    The store takes one url per call, so consecutive specs of one url go in one
+    transaction (up to 1,000) and the others one call each, up to ``concurrency``
+    calls at once (PostgreSQL gains from a few; SQLite serialises its writes).
+    """
+    calls: list[Sequence[SubscriptionSpec]] = []
+    start = 0
+    while start < len(specs):
+        stop = start + 1
+        while stop < len(specs) and stop - start < 1000 and specs[stop].url == specs[start].url:
+            stop += 1
+        calls.append(specs[start:stop])
+        start = stop
+    results: list[list[str]] = [[] for _ in calls]
+    slots = asyncio.Semaphore(concurrency)
+
+    async def create(index: int) -> None:
+        async with slots:
+            created = await store.create_subscriptions(
+                tenant_id=tenant["tenant_id"],
+                authenticator=tenant["api_key_id"],
+                specs=calls[index],
+                now=datetime.now(UTC),
+            )
+        results[index] = [subscription.id for subscription in created]
+
+    await asyncio.gather(*(create(index) for index in range(len(calls))))
+    return [webhook_id for ids in results for webhook_id in ids]
+
+
+async def seed_pending(
+    store: Store,
+    tenant_id: str,
+    webhook_ids: Sequence[str],
+    events: int,
+    payload_bytes: int = 512,
+    per_transaction: int = 20_000,
+) -> int:
+    """``events`` ``task_created`` events, each with one pending delivery per webhook,
+    stored as ingest stores them, about ``per_transaction`` deliveries a transaction.
+    Returns the deliveries stored."""
+    per_call = max(1, per_transaction // max(1, len(webhook_ids)))
+    stored = 0
+    for first in range(0, events, per_call):
+        batch = []
+        for number in range(first, min(events, first + per_call)):
+            body = small_payload(number, payload_bytes)
+            batch.append(
+                NewEvent(
+                    id=str(uuid.uuid4()),
+                    type="task_created",
+                    tracking_id=None,
+                    data=body,
+                    idempotency_key=None,
+                    deliveries=tuple(
+                        NewDelivery(id=str(uuid.uuid4()), webhook_id=webhook_id, payload=body)
+                        for webhook_id in webhook_ids
+                    ),
+                )
+            )
+        await store.ingest(tenant_id=tenant_id, events=batch, now=datetime.now(UTC))
+        stored += len(batch) * len(webhook_ids)
+    return stored
+
+
+def copy_pending(database_url: str) -> int:
+    """Double the pending deliveries inside the database: one ``INSERT ... SELECT`` giving
+    each pending delivery a copy with a fresh id (same event, subscription and payload).
+    Far faster than ingesting rows one by one from Python, for a backlog of 1,000,000.
+    Returns the rows added. The columns come from waypost's schema, so it follows it."""
+    columns = [column.name for column in deliveries_table.columns if column.name != "id"]
+    names = ", ".join(columns)
+    if database_url.startswith("sqlite"):
+        statement = (
+            f"INSERT INTO deliveries (id, {names}) SELECT lower(hex(randomblob(16))), {names} "
+            "FROM deliveries WHERE status = 'pending'"
+        )
+        connection = sqlite3.connect(database_url.split(":///", 1)[1])
+        try:
+            added = connection.execute(statement).rowcount
+            connection.commit()
+        finally:
+            connection.close()
+        return int(added)
+    statement = (
+        f"INSERT INTO deliveries (id, {names}) SELECT gen_random_uuid(), {names} "
+        "FROM deliveries WHERE status = 'pending'"
+    )
+
+    async def copy() -> int:
+        connection = await asyncpg.connect(database_url)
+        try:
+            status: str = await connection.execute(statement)
+            await connection.execute("ANALYZE deliveries")
+        finally:
+            await connection.close()
+        return int(status.rsplit(" ", 1)[1])
+
+    return asyncio.run(copy())
+
+
+def copy_subscription(database_url: str, template_url: str, urls: Sequence[str]) -> int:
+    """Copies of the subscription to ``template_url`` (made through the store), one per
+    url in ``urls``, inserted in one transaction inside the database: the store's create
+    takes one url per call, which makes 10,000 distinct urls cost a minute. Same
+    settings, topics, secret and times; a fresh id each. Returns the copies made."""
+    hooks = ", ".join(c.name for c in webhooks_table.columns if c.name not in ("id", "url"))
+    topics = ", ".join(c.name for c in topics_table.columns if c.name != "webhook_id")
+    # By id, not url: the url is not indexed, and each copy would read the whole table.
+    insert_hook = f"INSERT INTO webhooks (id, url, {hooks}) SELECT {{0}}, {{1}}, {hooks} "
+    insert_hook += "FROM webhooks WHERE id = {2}"
+    insert_topics = f"INSERT INTO webhook_topics (webhook_id, {topics}) SELECT {{0}}, {topics} "
+    insert_topics += "FROM webhook_topics WHERE webhook_id = {1}"
+    template = "SELECT id FROM webhooks WHERE url = {0}"
+    if database_url.startswith("sqlite"):
+        connection = sqlite3.connect(database_url.split(":///", 1)[1])
+        try:
+            [(template_id,)] = connection.execute(template.format("?"), (template_url,))
+            rows = [(uuid.uuid4().hex, url, template_id) for url in urls]
+            connection.executemany(insert_hook.format("?", "?", "?"), rows)
+            connection.executemany(
+                insert_topics.format("?", "?"), [(new_id, template_id) for new_id, _, _ in rows]
+            )
+            connection.commit()
+        finally:
+            connection.close()
+        return len(rows)
+
+    async def copy() -> int:
+        connection = await asyncpg.connect(database_url)
+        try:
+            template_id = await connection.fetchval(template.format("$1"), template_url)
+            rows = [(uuid.uuid4(), url, template_id) for url in urls]
+            async with connection.transaction():
+                await connection.executemany(insert_hook.format("$1", "$2", "$3"), rows)
+                await connection.executemany(
+                    insert_topics.format("$1", "$2"),
+                    [(new_id, template_id) for new_id, _, _ in rows],
+                )
+            await connection.execute("ANALYZE webhooks, webhook_topics")
+        finally:
+            await connection.close()
+        return len(rows)
+
+    return asyncio.run(copy())

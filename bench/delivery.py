@@ -9,8 +9,13 @@ attempted (polled every 0.1 s). In the same run, the raw loop
 (``bench/rawloop.py``: one process, one ClientSession, 16 concurrent, nothing
 persisted) posts the same 2 KB body to the same receiver as many times.
 
-Usage: python bench/delivery.py [--events N] [--runs R] [--databases sqlite,postgresql]
-                                [--set NAME=VALUE ...]
+``--databases`` may name ``sqlite`` (WAL, ``synchronous=NORMAL``, the default),
+``sqlite-full`` (``WAYPOST_SQLITE_SYNCHRONOUS=FULL``) and ``postgresql``. The
+peak resident set of every waypost process is kept per run; the line gives the
+largest per process role over the runs.
+
+Usage: python bench/delivery.py [--events N] [--runs R]
+                                [--databases sqlite,sqlite-full,postgresql] [--set NAME=VALUE ...]
 Prints one JSON line for the raw loop and one per database (medians over the runs);
 progress goes to stderr.
 """
@@ -20,32 +25,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 import httpx
-import orjson
 
 from bench.common import (
     DEPLOYMENTS,
+    SYSTEMS,
+    batch_bodies,
     cpu_seconds,
     create_tenant,
     database,
     deployment,
     fast_receiver,
+    log,
+    max_by_key,
     median,
-    order_payload,
     raw_loop,
+    reader,
+    rss_by_role,
     setting,
 )
 
 SUBSCRIPTIONS = 5
-BATCH = 1000
 RAW_CONCURRENCY = 16
 POLL_SECONDS = 0.1
 # A run that has not finished by then is reported with what was delivered.
@@ -55,53 +58,6 @@ JSON = {"Content-Type": "application/json"}
 UNATTEMPTED = "SELECT count(*) FROM deliveries WHERE status = 'pending' AND attempt_count = 0"
 STATUSES = "SELECT status, count(*) FROM deliveries GROUP BY status"
 ATTEMPTS = "SELECT count(*) FROM attempts"
-
-Query = Callable[[str], Awaitable[list[tuple[Any, ...]]]]
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def batch_bodies(events: int) -> list[bytes]:
-    """The ingest requests, serialised before the clock starts."""
-    return [
-        orjson.dumps(
-            {
-                "events": [
-                    {"type": "task_created", "data": order_payload(number)}
-                    for number in range(start, min(events, start + BATCH))
-                ]
-            }
-        )
-        for start in range(0, events, BATCH)
-    ]
-
-
-@asynccontextmanager
-async def reader(database_url: str) -> AsyncIterator[Query]:
-    """Read-only queries straight on waypost's database: cheaper than polling the API."""
-    if database_url.startswith("sqlite"):
-        path = database_url.split(":///", 1)[1]
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-
-        async def sqlite_query(sql: str) -> list[tuple[Any, ...]]:
-            return await asyncio.to_thread(lambda: connection.execute(sql).fetchall())
-
-        try:
-            yield sqlite_query
-        finally:
-            connection.close()
-        return
-    pg = await asyncpg.connect(database_url)
-
-    async def pg_query(sql: str) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in await pg.fetch(sql)]
-
-    try:
-        yield pg_query
-    finally:
-        await pg.close()
 
 
 async def drive(
@@ -144,15 +100,17 @@ async def drive(
 
 
 def measure(
-    kind: str, receiver: str, bodies: list[bytes], events: int, settings: dict[str, str]
+    system: str, receiver: str, bodies: list[bytes], events: int, settings: dict[str, str]
 ) -> dict[str, Any]:
     """One run on a fresh database and deployment."""
+    kind, implied = SYSTEMS[system]
     with database(kind) as url:
         tenant = create_tenant(url)
-        with deployment(kind, url, settings) as (base_url, processes):
+        with deployment(kind, url, {**implied, **settings}) as (base_url, processes):
             cpu_before = sum(cpu_seconds(process.pid) for process in processes)
             figures = asyncio.run(drive(base_url, tenant["api_key"], url, receiver, bodies))
             cpu = sum(cpu_seconds(process.pid) for process in processes) - cpu_before
+            figures["peak_rss_mb"] = rss_by_role(kind, processes)
     delivered = figures["statuses"].get("delivered", 0)
     return {
         **figures,
@@ -230,7 +188,7 @@ def main() -> None:
                     "scenario": "delivery",
                     "system": kind,
                     "deployment": DEPLOYMENTS[kind],
-                    "settings": settings,
+                    "settings": {**SYSTEMS[kind][1], **settings},
                     "events": args.events,
                     "subscriptions": SUBSCRIPTIONS,
                     "deliveries": expected,
@@ -246,6 +204,7 @@ def main() -> None:
                     "cpu_ms_per_delivery_median": round(
                         median([r["cpu_ms_per_delivery"] for r in results]), 2
                     ),
+                    "peak_rss_mb": max_by_key([r["peak_rss_mb"] for r in results]),
                 }
             ),
             flush=True,

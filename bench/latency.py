@@ -39,6 +39,7 @@ from bench.common import (
     percentile,
     raw_loop,
     receiver_process,
+    rss_by_role,
     setting,
 )
 
@@ -120,8 +121,9 @@ async def drive(
 def measure(kind: str, rate: float, seconds: float, settings: dict[str, str]) -> dict[str, Any]:
     with receiver_process("--latency") as receiver, database(kind) as url:
         tenant = create_tenant(url)
-        with deployment(kind, url, settings) as (base_url, _processes):
+        with deployment(kind, url, settings) as (base_url, processes):
             figures = uvloop.run(drive(base_url, tenant["api_key"], receiver, rate, seconds))
+            figures["peak_rss_mb"] = rss_by_role(kind, processes)
     return {
         "scenario": "latency",
         "system": kind,

@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 
 from bench.common import (
+    INGEST_BATCH,
     SECRET_KEY,
     database,
     machine,
@@ -56,7 +57,6 @@ from waypost.store import Store, open_store
 from waypost.store.models import AttemptRecord, DeliveryStatus, NewEvent, SubscriptionSpec
 
 PAYLOAD_BYTES = 1536
-INGEST_BATCH = 1_000  # the API's batch limit: what one ingest transaction holds in production
 FAIL_BATCH = 5_000
 PROGRESS_EVERY = 100_000
 # Bounds the build; PostgreSQL without statistics took over half an hour for 1,000,000 rows.
