@@ -48,7 +48,6 @@ PACKAGES = (
     "uvloop",
     "pydantic",
     "SQLAlchemy",
-    "aiosqlite",
     "asyncpg",
     "aiohttp",
     "orjson",
