@@ -146,11 +146,21 @@ async def sign_in(svc: Services, email: str, password: str) -> sessions.Session:
     summary="Sign in with a user's e-mail and password (Bringg's step 2)",
 )
 async def create_token(body: SignIn, svc: Services = Depends(services)) -> Json:
-    session = await sign_in(svc, body.email, body.password)
+    token, expires_at = issue_session_token(svc, await sign_in(svc, body.email, body.password))
+    return Json({"authentication_token": token, "expires_at": _iso(expires_at)})
+
+
+def issue_session_token(svc: Services, session: sessions.Session) -> tuple[str, datetime]:
+    """A signed session token lasting ``WAYPOST_SESSION_HOURS``, and when it expires."""
     now = utcnow()
     lifetime = timedelta(hours=svc.settings.session_hours)
     token = sessions.issue(svc.store.derived_key(_SESSIONS), session, now=now, lifetime=lifetime)
-    return Json({"authentication_token": token, "expires_at": _iso(now + lifetime)})
+    return token, now + lifetime
+
+
+def read_session_token(svc: Services, token: str) -> sessions.Session | None:
+    """The session ``token`` stands for, or ``None`` if it is expired or not valid."""
+    return sessions.read(svc.store.derived_key(_SESSIONS), token)
 
 
 def _iso(moment: datetime) -> str:
@@ -163,7 +173,7 @@ def token_session(request: Request, svc: Services = Depends(services)) -> sessio
     match = re.fullmatch(r'Token\s+token="?([^"\s]+)"?', header.strip())
     if match is None:
         raise AuthenticationFailed("Missing authentication headers")
-    session = sessions.read(svc.store.derived_key(_SESSIONS), match.group(1))
+    session = read_session_token(svc, match.group(1))
     if session is None:
         raise AuthenticationFailed("the authentication token is expired or not valid")
     return session
