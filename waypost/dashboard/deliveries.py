@@ -104,7 +104,6 @@ async def delivery_log(
         request,
         "deliveries.html",
         viewer=who,
-        status_code=400 if error else 200,
         items=items,
         urls=dict(endpoints),
         endpoints=endpoints,

@@ -36,7 +36,6 @@ def _sign_in_page(
     next_path: str,
     email: str = "",
     error: str | None = None,
-    status_code: int = 200,
 ) -> Response:
     # Before sign-in the form's token is bound to a random nonce in its own cookie.
     nonce = request.cookies.get(NONCE_COOKIE) or new_nonce()
@@ -44,7 +43,6 @@ def _sign_in_page(
         request,
         "sign_in.html",
         viewer=None,
-        status_code=status_code,
         signin_csrf=csrf_token(csrf_key(svc), nonce),
         next_path=next_path,
         email=email,
@@ -86,7 +84,6 @@ async def sign_in_submit(
             next_path=local_path(next),
             email=email,
             error="Wrong e-mail or password.",
-            status_code=401,
         )
     token, expires_at = issue_session_token(svc, session)
     response = redirect(local_path(next))

@@ -35,7 +35,6 @@ async def _page(
         request,
         "undelivered.html",
         viewer=who,
-        status_code=400 if error else 200,
         reports=await svc.store.list_reports(tenant_id=who.tenant_id),
         type_names=sorted({*EVENT_TYPES, *(t.name for t in custom)}),
         values=values,

@@ -123,6 +123,8 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> Response:
+    """A page. A form that comes back with an error is a 200 with the error in an alert:
+    the answer is the form to correct, and a 4xx would log a console error."""
     response = templates.TemplateResponse(
         request,
         template,
