@@ -55,7 +55,9 @@ class Server:
         )
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running while it
+# is open, and the asyncio tests that run after these need the thread's loop free.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing: apt-get install -y chromium (make test does)"

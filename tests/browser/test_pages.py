@@ -128,3 +128,25 @@ def test_every_page_reads_without_javascript(browser: Browser, server: Server, d
         assert "Bearer hidden" not in page.content()
     finally:
         context.close()
+
+
+def test_keyboard_alone_signs_in_and_reaches_add_webhook(page: Page, data: Data) -> None:
+    page.goto("/sign-in")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("E-mail")).to_be_focused()
+    page.keyboard.type(data.tenant.email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(data.tenant.password)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/")
+    page.goto("/webhooks")
+    page.get_by_role("link", name="Add Webhook").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/webhooks/new")
+    page.get_by_label("Event", exact=True).focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Add Webhook:")

@@ -99,6 +99,7 @@ def _add_webhook(page: Page, receiver: ThreadedReceiver) -> None:
     page.get_by_label("Target value").fill("2899")
     page.get_by_label("Enable Flexible Webhook").check()
     page.locator('input[name="fields"][value="id"]').check()
+    page.locator("li:has(> input[value='customer']) > details > summary").click()
     page.locator('input[name="fields"][value="customer.name"]').check()
     page.get_by_role("button", name="Add Webhook").click()
     page.wait_for_url("**/webhooks?notice=added")

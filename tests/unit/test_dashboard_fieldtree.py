@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from waypost.dashboard.fieldtree import MAX_DEPTH, FieldNode, child_path, field_tree, flatten
+from waypost.dashboard.fieldtree import (
+    MAX_DEPTH,
+    FieldNode,
+    child_path,
+    field_tree,
+    flatten,
+    has_checked_below,
+)
 from waypost.domain.catalog import EVENT_TYPES
 from waypost.domain.payload import compile_selection, parse_fields
 
@@ -31,6 +38,15 @@ def test_nested_objects_and_arrays_become_paths() -> None:
         "tags",
     ]
     assert tree[0] == FieldNode(name="id", path="id")
+
+
+def test_sub_fields_open_when_one_below_is_checked() -> None:
+    customer, way_points = field_tree(
+        {"customer": {"address": {"city": "Oslo"}}, "way_points": [{"a": 1}]}
+    )
+    assert has_checked_below(customer, {"customer.address.city"})
+    assert not has_checked_below(customer, {"customer"})
+    assert not has_checked_below(way_points, {"customer.address.city"})
 
 
 def test_keys_that_are_not_identifiers_are_quoted() -> None:

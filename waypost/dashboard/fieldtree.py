@@ -8,7 +8,7 @@ checked boxes are the subscription's ``fields`` as they are.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,3 +77,10 @@ def flatten(nodes: tuple[FieldNode, ...]) -> list[str]:
         paths.append(node.path)
         paths.extend(flatten(node.children))
     return paths
+
+
+def has_checked_below(node: FieldNode, checked: Collection[str]) -> bool:
+    """Whether a field under ``node`` is checked: its sub-fields are then shown open."""
+    return any(
+        child.path in checked or has_checked_below(child, checked) for child in node.children
+    )

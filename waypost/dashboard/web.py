@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 
 from waypost.api.deps import Services, services
 from waypost.api.reports import read_session_token
+from waypost.dashboard.fieldtree import has_checked_below
 from waypost.domain.csrf import csrf_token, csrf_valid
 from waypost.store.models import Principal, User
 
@@ -48,6 +49,7 @@ def _field_id(path: str) -> str:
 
 
 templates.env.filters["field_id"] = _field_id
+templates.env.globals["has_checked_below"] = has_checked_below
 
 
 class SignInRequired(Exception):
@@ -76,7 +78,9 @@ class Viewer:
     @property
     def principal(self) -> Principal:
         """The caller as the API's helpers take it; its credential is the user."""
-        return Principal(tenant_id=self.user.tenant_id, credential_id=self.user.id, user_id=None)
+        return Principal(
+            tenant_id=self.user.tenant_id, credential_id=self.user.id, user_id=self.user.id
+        )
 
 
 def csrf_key(svc: Services) -> bytes:

@@ -1,7 +1,7 @@
 """The "Add Webhook" form: one event, several URLs, each with its own authorization.
 
-Reading the posted fields and turning them into the API's request bodies is
-pure, so it is tested without a server. Secret fields are read, never echoed
+Reading the posted fields and turning them into the API's request bodies needs
+no I/O, so it is tested without a server. Secret fields are read, never echoed
 back into a re-rendered form.
 """
 
