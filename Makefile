@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATABASE_URL ?= sqlite:///./waypost.db
 
-.PHONY: run test install install-dev lint bench clean
+.PHONY: run test install install-dev lint bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,13 @@ lint: install-dev
 	$(BIN)/ruff format --check waypost tests bench
 	$(BIN)/mypy
 
-test: lint
+# The dashboard's browser tests use Debian's Chromium (root, or sudo, for apt-get).
+chromium:
+	@test -x /usr/bin/chromium || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
+test: lint chromium
 	$(BIN)/pytest
 
 # nginx is the fast receiver of the benchmarks (bench/common.py starts its own on a free

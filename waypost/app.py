@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import waypost
+from waypost import web
 from waypost.api import (
     auth_methods,
     catalog,
@@ -133,5 +134,6 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
     app.include_router(auth_methods.router)
     app.include_router(reports.router)
     app.include_router(oauth.router)
+    web.install(app)
     app.add_middleware(RequestIdMiddleware)
     return app

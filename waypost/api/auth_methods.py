@@ -87,6 +87,18 @@ AuthMethodIn = Annotated[JwtIn | OAuth2In, Field(discriminator="type")]
 _ADAPTER: TypeAdapter[JwtIn | OAuth2In] = TypeAdapter(AuthMethodIn)
 
 
+def parse_auth_method(data: dict[str, Any]) -> JwtIn | OAuth2In:
+    """A create body given as a dict (a PATCH merged onto the stored method, the
+    dashboard's form), or ``ValidationFailed`` naming the first bad field."""
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        # The first part of the location is the union member ("jwt", "oauth2").
+        where = ".".join(str(part) for part in error["loc"][1:])
+        raise ValidationFailed(f"{where}: {error['msg']}") from exc
+
+
 class AuthMethodOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: str
@@ -96,7 +108,7 @@ class AuthMethodOut(BaseModel):
     updated_at: str
 
 
-def _method(body: JwtIn | OAuth2In) -> AuthMethod:
+def method_of(body: JwtIn | OAuth2In) -> AuthMethod:
     if isinstance(body, JwtIn):
         shared = body.algorithm.startswith("HS")
         if shared and body.signature is None:
@@ -192,7 +204,7 @@ async def create_auth_method(
     body: AuthMethodIn, principal: Principal = Depends(limited), svc: Services = Depends(services)
 ) -> Json:
     stored = await svc.store.create_auth_method(
-        tenant_id=principal.tenant_id, name=body.name, method=_method(body), now=utcnow()
+        tenant_id=principal.tenant_id, name=body.name, method=method_of(body), now=utcnow()
     )
     return Json(_out(stored), status_code=201)
 
@@ -230,17 +242,12 @@ async def update_auth_method(
     if changes.get("type", current.kind) != current.kind:
         raise ValidationFailed("type: cannot change; create a new method instead")
     method = await svc.store.auth_method(tenant_id=principal.tenant_id, method_id=method_id)
-    try:
-        body = _ADAPTER.validate_python({**_as_input(current.name, method), **changes})
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"][1:])
-        raise ValidationFailed(f"{where}: {error['msg']}") from exc
+    body = parse_auth_method({**_as_input(current.name, method), **changes})
     stored = await svc.store.update_auth_method(
         tenant_id=principal.tenant_id,
         method_id=method_id,
         name=body.name,
-        method=_method(body),
+        method=method_of(body),
         now=utcnow(),
     )
     return Json(_out(stored))

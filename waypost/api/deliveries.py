@@ -14,7 +14,7 @@ from waypost.api.events import DeliveryOut, delivery_out, iso
 from waypost.api.responses import Json
 from waypost.errors import ValidationFailed
 from waypost.store.history import DeliveryFilter
-from waypost.store.models import Attempt, DeliveryStatus, Principal
+from waypost.store.models import Attempt, DeliveryStatus, DeliverySummary, Principal
 
 router = APIRouter(tags=["deliveries"], responses=COMMON_ERRORS)
 
@@ -123,11 +123,17 @@ async def retry_delivery(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
+    delivery = await retry(svc, principal.tenant_id, delivery_id)
+    return Json(delivery_out(delivery), status_code=202)
+
+
+async def retry(svc: Services, tenant_id: str, delivery_id: str) -> DeliverySummary:
+    """Put one failed or cancelled delivery back in the queue and wake the dispatcher."""
     delivery = await svc.store.retry_delivery(
-        tenant_id=principal.tenant_id, delivery_id=delivery_id, now=utcnow()
+        tenant_id=tenant_id, delivery_id=delivery_id, now=utcnow()
     )
     svc.work_available.set()
-    return Json(delivery_out(delivery), status_code=202)
+    return delivery
 
 
 @router.post("/api/v1/deliveries/replay", status_code=202, response_model=ReplayOut)
@@ -142,14 +148,17 @@ async def replay_deliveries(
         since=body.since,
         until=body.until,
     )
+    return Json({"replayed": await replay(svc, principal.tenant_id, selection)}, status_code=202)
+
+
+async def replay(svc: Services, tenant_id: str, selection: DeliveryFilter) -> int:
+    """Re-queue every failed delivery ``selection`` matches, a chunk at a time; how many."""
     now = utcnow()
     total = 0
-    while chunk := await svc.store.replay_chunk(
-        tenant_id=principal.tenant_id, selection=selection, now=now
-    ):
+    while chunk := await svc.store.replay_chunk(tenant_id=tenant_id, selection=selection, now=now):
         total += chunk
         svc.work_available.set()
-    return Json({"replayed": total}, status_code=202)
+    return total
 
 
 class MappingOut(BaseModel):

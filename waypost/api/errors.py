@@ -60,7 +60,12 @@ def _location(loc: Sequence[Any]) -> str:
 
 
 def _validation_reason(exc: RequestValidationError) -> str:
-    first = exc.errors()[0]
+    return validation_reason(exc.errors())
+
+
+def validation_reason(errors: Sequence[Any]) -> str:
+    """The first of pydantic's ``errors()`` as ``field.path: message``."""
+    first = errors[0]
     if first.get("type") == "json_invalid":
         return "malformed JSON body"
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")

@@ -78,6 +78,12 @@ async def request_undelivered_report(
     body: ReportIn, principal: Principal = Depends(limited), svc: Services = Depends(services)
 ) -> Json:
     """Answers at once; the report is built in the background and its link sent."""
+    report_id = await request_report(svc, principal.tenant_id, body)
+    return Json({"success": True, "report_id": report_id})
+
+
+async def request_report(svc: Services, tenant_id: str, body: ReportIn) -> str:
+    """Check a report request and store it for a worker to build; the report's id."""
     try:
         check_range(body.start_date, body.end_date, svc.settings.report_max_days)
     except ValueError as exc:
@@ -86,7 +92,7 @@ async def request_undelivered_report(
         raise ValidationFailed("webhook_type: give webhook_types or webhook_type, not both")
     names = body.webhook_types if body.webhook_types is not None else body.webhook_type
     if names is not None:
-        known = await resolve_types(svc.store, principal.tenant_id, set(names))
+        known = await resolve_types(svc.store, tenant_id, set(names))
         for index, name in enumerate(names):
             if name not in known:
                 raise unknown_type(name, f"webhook_types[{index}]")
@@ -96,8 +102,8 @@ async def request_undelivered_report(
         raise ValidationFailed("email: not an e-mail address")
     if body.callback_url is not None:
         check_target_url(body.callback_url, allow_private=svc.settings.allow_private_targets)
-    report_id = await svc.store.create_report(
-        tenant_id=principal.tenant_id,
+    return await svc.store.create_report(
+        tenant_id=tenant_id,
         request=ReportRequest(
             start=body.start_date,
             end=body.end_date,
@@ -108,7 +114,6 @@ async def request_undelivered_report(
         callback_url=body.callback_url,
         now=utcnow(),
     )
-    return Json({"success": True, "report_id": report_id})
 
 
 class SignIn(BaseModel):
@@ -122,7 +127,7 @@ class TokenOut(BaseModel):
     expires_at: str
 
 
-async def _sign_in(svc: Services, email: str, password: str) -> sessions.Session:
+async def sign_in(svc: Services, email: str, password: str) -> sessions.Session:
     """The user's session; the same 401 for an unknown e-mail and a wrong password, and
     slower answers after repeated failures for one e-mail."""
     await asyncio.sleep(svc.sign_in_throttle.delay(email))
@@ -141,11 +146,21 @@ async def _sign_in(svc: Services, email: str, password: str) -> sessions.Session
     summary="Sign in with a user's e-mail and password (Bringg's step 2)",
 )
 async def create_token(body: SignIn, svc: Services = Depends(services)) -> Json:
-    session = await _sign_in(svc, body.email, body.password)
+    token, expires_at = issue_session_token(svc, await sign_in(svc, body.email, body.password))
+    return Json({"authentication_token": token, "expires_at": _iso(expires_at)})
+
+
+def issue_session_token(svc: Services, session: sessions.Session) -> tuple[str, datetime]:
+    """A signed session token lasting ``WAYPOST_SESSION_HOURS``, and when it expires."""
     now = utcnow()
     lifetime = timedelta(hours=svc.settings.session_hours)
     token = sessions.issue(svc.store.derived_key(_SESSIONS), session, now=now, lifetime=lifetime)
-    return Json({"authentication_token": token, "expires_at": _iso(now + lifetime)})
+    return token, now + lifetime
+
+
+def read_session_token(svc: Services, token: str) -> sessions.Session | None:
+    """The session ``token`` stands for, or ``None`` if it is expired or not valid."""
+    return sessions.read(svc.store.derived_key(_SESSIONS), token)
 
 
 def _iso(moment: datetime) -> str:
@@ -158,7 +173,7 @@ def token_session(request: Request, svc: Services = Depends(services)) -> sessio
     match = re.fullmatch(r'Token\s+token="?([^"\s]+)"?', header.strip())
     if match is None:
         raise AuthenticationFailed("Missing authentication headers")
-    session = sessions.read(svc.store.derived_key(_SESSIONS), match.group(1))
+    session = read_session_token(svc, match.group(1))
     if session is None:
         raise AuthenticationFailed("the authentication token is expired or not valid")
     return session
@@ -227,7 +242,7 @@ async def get_report(
     return Json(_status(svc, report))
 
 
-def _csv(svc: Services, report: Report) -> StreamingResponse:
+def report_csv(svc: Services, report: Report) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
         decompressor = zlib.decompressobj(wbits=31)
         async for part in svc.store.report_parts(report_id=report.id):
@@ -242,7 +257,7 @@ def _csv(svc: Services, report: Report) -> StreamingResponse:
     )
 
 
-async def _ready_report(svc: Services, tenant_id: str, report_id: str) -> Report:
+async def ready_report(svc: Services, tenant_id: str, report_id: str) -> Report:
     report = await svc.store.get_report(tenant_id=tenant_id, report_id=report_id)
     if report.status != "ready":
         raise NotFound(f"report {report_id} is {report.status}, not ready")
@@ -268,7 +283,7 @@ async def download_report(
         tenant_id = read_link(svc.store.derived_key(_LINKS), token, report_id)
     except ValueError as exc:
         raise LinkRefused(str(exc)) from exc
-    return _csv(svc, await _ready_report(svc, tenant_id, report_id))
+    return report_csv(svc, await ready_report(svc, tenant_id, report_id))
 
 
 class LinkRefused(WaypostError):
@@ -311,5 +326,5 @@ async def report_page_download(
     password: Annotated[str, Form(max_length=1000)],
     svc: Services = Depends(services),
 ) -> StreamingResponse:
-    session = await _sign_in(svc, email, password)
-    return _csv(svc, await _ready_report(svc, session.tenant_id, reportId))
+    session = await sign_in(svc, email, password)
+    return report_csv(svc, await ready_report(svc, session.tenant_id, reportId))

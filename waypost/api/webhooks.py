@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from waypost.api.deps import Services, caller_key, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.responses import Json, JsonObject
-from waypost.delivery.outbound import preview, sample_type, send_test_push
+from waypost.delivery.outbound import PushOutcome, preview, sample_type, send_test_push
 from waypost.delivery.targets import check_target_url
 from waypost.domain import subscriptions as rules
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
@@ -235,6 +235,27 @@ def _created(subscription: Subscription, spec: SubscriptionSpec) -> dict[str, An
     return {**webhook_out(subscription), "secret": spec.secret}
 
 
+async def register(
+    svc: Services,
+    principal: Principal,
+    body: _SubscriptionFields,
+    tracking_ids: list[str | None],
+) -> list[tuple[Subscription, SubscriptionSpec]]:
+    """Validate ``body`` and create one subscription per tracking id, all or nothing
+    (the API's create routes and the dashboard's "Add Webhook")."""
+    now = utcnow()
+    await _check_auth_method(svc, principal.tenant_id, body.auth_method_id)
+    custom = await _custom_types(svc, principal.tenant_id, body)
+    specs = _specs(body, tracking_ids, svc, now, custom)
+    created = await svc.store.create_subscriptions(
+        tenant_id=principal.tenant_id,
+        authenticator=principal.credential_id,
+        specs=specs,
+        now=now,
+    )
+    return list(zip(created, specs, strict=True))
+
+
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: _doc("Webhook of similar subscription already exists")
 }
@@ -252,17 +273,8 @@ async def create_webhook(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    now = utcnow()
-    await _check_auth_method(svc, principal.tenant_id, body.auth_method_id)
-    custom = await _custom_types(svc, principal.tenant_id, body)
-    specs = _specs(body, [body.trackingId], svc, now, custom)
-    created = await svc.store.create_subscriptions(
-        tenant_id=principal.tenant_id,
-        authenticator=principal.credential_id,
-        specs=specs,
-        now=now,
-    )
-    return Json(_created(created[0], specs[0]), status_code=201)
+    [(subscription, spec)] = await register(svc, principal, body, [body.trackingId])
+    return Json(_created(subscription, spec), status_code=201)
 
 
 @router.post(
@@ -277,19 +289,8 @@ async def create_webhooks_batch(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    now = utcnow()
-    await _check_auth_method(svc, principal.tenant_id, body.auth_method_id)
-    custom = await _custom_types(svc, principal.tenant_id, body)
-    specs = _specs(body, list(dict.fromkeys(body.trackingIds)), svc, now, custom)
-    created = await svc.store.create_subscriptions(
-        tenant_id=principal.tenant_id,
-        authenticator=principal.credential_id,
-        specs=specs,
-        now=now,
-    )
-    return Json(
-        [_created(sub, spec) for sub, spec in zip(created, specs, strict=True)], status_code=201
-    )
+    created = await register(svc, principal, body, list(dict.fromkeys(body.trackingIds)))
+    return Json([_created(sub, spec) for sub, spec in created], status_code=201)
 
 
 def _parse_limit(limit: str | None) -> int:
@@ -420,27 +421,40 @@ async def test_webhook(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    now = utcnow()
-    target = await svc.store.send_target(
-        tenant_id=principal.tenant_id, subscription_id=webhook_id, now=now
-    )
-    event_type = await _sample_type(svc, principal.tenant_id, target.subscription)
-    caller = caller_key(principal)
-    svc.limiter.enter(caller, "test")
+    push = await prepare_test_push(svc, principal, webhook_id)
 
-    async def push() -> None:
-        try:
-            await send_test_push(svc.sender, svc.authenticator, target, event_type, now)
-        finally:
-            svc.limiter.leave(caller, "test")
+    async def send() -> None:
+        await push
 
-    svc.spawn(push())
+    svc.spawn(send())
     return Json(
         {"message": "a dummy request will be sent to the registered webhook"}, status_code=202
     )
 
 
-async def _sample_type(svc: Services, tenant_id: str, subscription: Subscription) -> EventType:
+async def prepare_test_push(
+    svc: Services, principal: Principal, webhook_id: str
+) -> Coroutine[None, None, PushOutcome]:
+    """Check the webhook and the caller's limit on tests in flight now; the returned
+    coroutine sends the dummy request and frees the caller's slot."""
+    now = utcnow()
+    target = await svc.store.send_target(
+        tenant_id=principal.tenant_id, subscription_id=webhook_id, now=now
+    )
+    event_type = await sample_type_for(svc, principal.tenant_id, target.subscription)
+    caller = caller_key(principal)
+    svc.limiter.enter(caller, "test")
+
+    async def push() -> PushOutcome:
+        try:
+            return await send_test_push(svc.sender, svc.authenticator, target, event_type, now)
+        finally:
+            svc.limiter.leave(caller, "test")
+
+    return push()
+
+
+async def sample_type_for(svc: Services, tenant_id: str, subscription: Subscription) -> EventType:
     names = {*subscription.event_types, *subscription.event_groups}
     custom = {}
     if not names <= {*EVENT_TYPES, *EVENT_GROUPS}:
@@ -477,17 +491,25 @@ PREVIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def preview_body(
+    svc: Services, tenant_id: str, webhook_id: str, data: dict[str, Any] | None = None
+) -> tuple[bytes, bool]:
+    """The body the webhook would receive for ``data`` (default: its type's example), and
+    whether its filters let that event through: "Selected Data"."""
+    now = utcnow()
+    subscription = await svc.store.get_subscription(
+        tenant_id=tenant_id, subscription_id=webhook_id, now=now
+    )
+    event_type = await sample_type_for(svc, tenant_id, subscription)
+    return preview(
+        subscription, event_type, event_type.example_copy() if data is None else data, now
+    )
+
+
 async def _preview(
     svc: Services, principal: Principal, webhook_id: str, data: dict[str, Any] | None
 ) -> Response:
-    now = utcnow()
-    subscription = await svc.store.get_subscription(
-        tenant_id=principal.tenant_id, subscription_id=webhook_id, now=now
-    )
-    event_type = await _sample_type(svc, principal.tenant_id, subscription)
-    body, matches = preview(
-        subscription, event_type, event_type.example_copy() if data is None else data, now
-    )
+    body, matches = await preview_body(svc, principal.tenant_id, webhook_id, data)
     return Response(
         body,
         media_type="application/json",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 
 from waypost.delivery.outbound_auth import Authenticator, TokenUnavailable
-from waypost.delivery.sender import OutboundRequest, Sender
+from waypost.delivery.sender import OutboundRequest, Sender, SendResult
 from waypost.domain import eventcast
 from waypost.domain.catalog import EVENT_TYPES, EventType, group_members
 from waypost.domain.fanout import IncomingEvent, plan
@@ -100,13 +101,24 @@ def test_payload(subscription: Subscription, event_type: EventType, now: datetim
     return preview(subscription, event_type, event_type.example_copy(), now)[0]
 
 
+@dataclass(frozen=True, kw_only=True)
+class PushOutcome:
+    """What a test push sent and what came back. ``request`` carries secrets in its
+    headers: mask them before showing it anywhere."""
+
+    request: OutboundRequest | None
+    """``None`` when the auth method's token could not be had."""
+    result: SendResult | None
+    error: str | None
+
+
 async def send_test_push(
     sender: Sender,
     authenticator: Authenticator,
     target: SendTarget,
     event_type: EventType,
     now: datetime,
-) -> None:
+) -> PushOutcome:
     """Send one dummy request, with no retry (Bring: failures go unnoticed, we log them)."""
     message_id = f"test_{uuid.uuid4().hex}"
     body = test_payload(target.subscription, event_type, now)
@@ -118,9 +130,10 @@ async def send_test_push(
             )
         except TokenUnavailable as exc:
             log.warning("test_push_failed webhook_id=%s error=%s", target.subscription.id, exc)
-            return
+            return PushOutcome(request=None, result=None, error=str(exc))
         credentials = found.headers
-    result = await sender.send(build_request(target, body, message_id, now, credentials))
+    request = build_request(target, body, message_id, now, credentials)
+    result = await sender.send(request)
     log.info(
         "test_push_sent webhook_id=%s status=%s error=%s duration_ms=%.1f",
         target.subscription.id,
@@ -128,3 +141,4 @@ async def send_test_push(
         result.error,
         result.duration_ms,
     )
+    return PushOutcome(request=request, result=result, error=result.error)

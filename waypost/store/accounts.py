@@ -169,12 +169,17 @@ class AccountQueries(StoreCore):
         return Principal(tenant_id=row.tenant_id, credential_id=row.id, user_id=row.user_id)
 
     async def user_by_email(self, email: str) -> User | None:
+        return await self._user(t.users.c.email == email.strip().lower())
+
+    async def user_by_id(self, *, tenant_id: str, user_id: str) -> User | None:
+        """The tenant's user, or ``None`` (also for another tenant's user, or a deleted one)."""
+        if not valid_id(user_id):
+            return None
+        return await self._user(t.users.c.id == user_id, t.users.c.tenant_id == tenant_id)
+
+    async def _user(self, *conditions: sa.ColumnElement[bool]) -> User | None:
         async with self._read() as connection:
-            row = (
-                await connection.execute(
-                    sa.select(t.users).where(t.users.c.email == email.strip().lower())
-                )
-            ).first()
+            row = (await connection.execute(sa.select(t.users).where(*conditions))).first()
         if row is None:
             return None
         return User(

@@ -80,6 +80,13 @@ class ReportQueries(StoreCore):
             raise NotFound(f"report {report_id} not found")
         return _report(row)
 
+    async def list_reports(self, *, tenant_id: str, limit: int = 20) -> list[Report]:
+        """The tenant's latest report requests, newest first."""
+        query = r.select().where(r.c.tenant_id == tenant_id).order_by(r.c.created_at.desc())
+        async with self._read() as connection:
+            rows = (await connection.execute(query.limit(limit))).all()
+        return [_report(row) for row in rows]
+
     async def claim_report(
         self, *, owner: str, now: datetime, lease_until: datetime
     ) -> Report | None:
