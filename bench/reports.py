@@ -122,6 +122,7 @@ async def _fail_all(store: Store, rows: int) -> None:
                 response_excerpt="<html><body><h1>503 Service Unavailable</h1></body></html>",
                 error=ERROR,
                 status=DeliveryStatus.FAILED,
+                request_headers=(),
                 next_attempt_at=None,
             )
             for index, delivery in enumerate(claimed)

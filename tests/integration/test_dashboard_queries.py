@@ -62,6 +62,7 @@ async def _finish(
                 response_excerpt="",
                 error=error,
                 status=status,
+                request_headers=(),
                 next_attempt_at=None,
             )
             for delivery_id, (offset, status, code, error) in zip(ids, outcomes, strict=True)

@@ -18,6 +18,7 @@ from tests.support.databases import settings_for
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import RunningApp, serve_app
 from tests.support.tenants import TenantCredentials
+from waypost.domain.masking import MASK
 
 TERMINAL = {"delivered", "failed", "cancelled"}
 
@@ -310,3 +311,35 @@ async def test_nul_characters_are_bad_input_not_a_server_error(
         assert_error(response, 400, "NUL")
     else:  # SQLite stores NUL like any character: nothing matches
         assert response.json() == {"replayed": 0}
+
+
+async def test_each_attempt_keeps_its_request_headers_with_secrets_masked(
+    running_app: RunningApp, receiver: Receiver
+) -> None:
+    tenant = await running_app.tenant()
+    receiver.script("/hook", [Reply(503), Reply(200)])
+    await subscribe(
+        running_app,
+        tenant,
+        receiver.url("/hook"),
+        configuration={
+            "url": receiver.url("/hook"),
+            "headers": [{"key": "Authorization", "value": "Bearer top-secret-key"}],
+        },
+    )
+    event = await settled(running_app, tenant, await post_event(running_app, tenant))
+    [delivery] = event["deliveries"]
+    response = await running_app.client.get(
+        f"/api/v1/deliveries/{delivery['id']}", headers=tenant.headers
+    )
+    assert "top-secret-key" not in response.text
+    attempts = response.json()["attempts"]
+    assert [attempt["status_code"] for attempt in attempts] == [503, 200]
+    for attempt, request in zip(attempts, receiver.requests, strict=True):
+        sent = {name.lower(): value for name, value in attempt["request_headers"]}
+        # What the receiver got, except the secrets: the credential and the signature.
+        assert sent["content-type"] == "application/json"
+        assert sent["webhook-id"] == request.header("webhook-id") == delivery["id"]
+        assert sent["webhook-timestamp"] == request.header("webhook-timestamp")
+        assert request.header("Authorization") == "Bearer top-secret-key"
+        assert sent["authorization"] == sent["webhook-signature"] == MASK

@@ -191,6 +191,7 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
             response_excerpt="",
             error=None,
             status=status,
+            request_headers=(("content-type", "application/json"), ("x-token", "(set)")),
             next_attempt_at=None,
         )
 
@@ -200,6 +201,10 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
     assert delivery.status == DeliveryStatus.DELIVERED
     assert delivery.attempt_count == 1
     assert [attempt.status_code for attempt in attempts] == [503, 200]
+    assert attempts[0].request_headers == (
+        ("content-type", "application/json"),
+        ("x-token", "(set)"),
+    )
 
 
 async def test_deleted_subscription_is_gone_everywhere(store: Store) -> None:

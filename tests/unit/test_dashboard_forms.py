@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from waypost.domain.csrf import csrf_token, csrf_valid
-from waypost.web.masking import MASK, masked_headers
+from waypost.domain.masking import MASK, masked_headers
 from waypost.web.webhook_form import (
     MAX_URLS,
     UrlEntry,

@@ -29,6 +29,10 @@ class AttemptOut(BaseModel):
     response_headers: dict[str, str]
     response_excerpt: str
     error: str | None
+    request_headers: list[tuple[str, str]] | None = Field(
+        description="The headers sent, in order; secret values (credentials, signatures, "
+        "static headers) as a mask. null for attempts made before headers were recorded"
+    )
 
 
 class DeliveryDetail(DeliveryOut):
@@ -62,6 +66,11 @@ def _attempt_out(attempt: Attempt) -> dict[str, Any]:
         "response_headers": attempt.response_headers,
         "response_excerpt": attempt.response_excerpt,
         "error": attempt.error,
+        "request_headers": (
+            [list(pair) for pair in attempt.request_headers]
+            if attempt.request_headers is not None
+            else None
+        ),
     }
 
 

@@ -16,7 +16,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +27,7 @@ from waypost.delivery.sender import FailureKind, OutboundRequest, Sender, SendRe
 from waypost.domain import eventcast
 from waypost.domain.ack import Acknowledgement, needs_ack, parse_ack
 from waypost.domain.auth import OAuth2Method
+from waypost.domain.masking import masked_headers
 from waypost.domain.retry import (
     Outcome,
     OutcomeKind,
@@ -219,9 +220,10 @@ class Dispatcher:
 
     async def _send(
         self, delivery: ClaimedDelivery, target: SendTarget, now: datetime
-    ) -> SendResult:
-        """One attempt, with the subscription's credentials. An OAuth2 token the target
-        refuses (401) is replaced and the request sent once more, within the attempt."""
+    ) -> tuple[SendResult, Mapping[str, str]]:
+        """One attempt, with the subscription's credentials, and the headers it sent. An
+        OAuth2 token the target refuses (401) is replaced and the request sent once more,
+        within the attempt."""
         payload = delivery.payload
         if target.subscription.tracking_id is not None:
             payload = eventcast.with_pushed(payload, now)
@@ -239,7 +241,7 @@ class Dispatcher:
                         target.auth, delivery_id=delivery.id, body=body, now=now
                     )
                 except TokenUnavailable as exc:
-                    return SendResult.failed_before_sending(FailureKind.AUTH_ERROR, str(exc))
+                    return SendResult.failed_before_sending(FailureKind.AUTH_ERROR, str(exc)), {}
             request = build_request(
                 target, body, delivery.id, now, credentials.headers if credentials else None
             )
@@ -254,14 +256,14 @@ class Dispatcher:
                 or credentials.token is None
                 or not isinstance(target.auth, OAuth2Method)
             ):
-                return result
+                return result, request.headers
             self._authenticator.reject(target.auth, credentials.token)
-        return result
+        return result, request.headers
 
     async def _deliver(self, delivery: ClaimedDelivery, target: _Target) -> None:
         now = self._clock()
         subscription = target.send.subscription
-        result = await self._send(delivery, target.send, now)
+        result, sent_headers = await self._send(delivery, target.send, now)
         outcome, ack = _outcome(result, delivery, target.send, now)
         number = delivery.attempt_count + 1
         decision = target.policy.decide(number, outcome, now, self._rng)
@@ -277,6 +279,7 @@ class Dispatcher:
                 response_excerpt=_excerpt(result.body, self._settings.response_excerpt_bytes),
                 error=result.error or decision.reason,
                 status=_VERDICT_STATUS[decision.verdict],
+                request_headers=tuple(masked_headers(sent_headers)),
                 next_attempt_at=decision.next_attempt_at,
                 ack=ack,
                 ack_error_message=outcome.reason

@@ -438,6 +438,7 @@ def _attempt_row(record: AttemptRecord) -> dict[str, Any]:
         "response_headers": dumps(record.response_headers),
         "response_excerpt": record.response_excerpt,
         "error": record.error,
+        "request_headers": dumps(record.request_headers),
     }
 
 

@@ -202,4 +202,9 @@ def _attempt(row: Any) -> Attempt:
         response_headers=orjson.loads(row.response_headers),
         response_excerpt=row.response_excerpt,
         error=row.error,
+        request_headers=(
+            tuple((name, value) for name, value in orjson.loads(row.request_headers))
+            if row.request_headers is not None
+            else None
+        ),
     )

@@ -160,6 +160,8 @@ class AttemptRecord:
     response_excerpt: str
     error: str | None
     status: DeliveryStatus
+    request_headers: tuple[tuple[str, str], ...]
+    """The headers sent, secret values masked; empty when nothing was sent."""
     next_attempt_at: datetime | None
     ack: Acknowledgement | None = None
     """The receiver's accepted acknowledgement: its delivery_id and details."""
@@ -219,3 +221,6 @@ class Attempt:
     response_headers: dict[str, str]
     response_excerpt: str
     error: str | None
+    request_headers: tuple[tuple[str, str], ...] | None
+    """The headers sent, secret values masked; ``None`` for attempts made before they
+    were recorded."""

@@ -200,6 +200,9 @@ attempts = sa.Table(
     sa.Column("response_headers", sa.Text, nullable=False),
     sa.Column("response_excerpt", sa.Text, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
+    # What was sent, as ``[[name, value], ...]`` with secret values masked
+    # (``domain/masking.py``); NULL for attempts older than this column.
+    sa.Column("request_headers", sa.Text, nullable=True),
     sa.Index(None, "delivery_id", "number"),
 )
 

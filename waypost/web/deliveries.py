@@ -13,12 +13,9 @@ from starlette.datastructures import FormData
 
 from waypost.api.deliveries import replay, retry
 from waypost.api.deps import Services, services, utcnow
-from waypost.delivery.outbound import build_request
-from waypost.domain.auth import JwtMethod, OAuth2Method
-from waypost.errors import Conflict, NotFound, ValidationFailed
+from waypost.errors import Conflict, ValidationFailed
 from waypost.store.history import DeliveryFilter
-from waypost.store.models import Attempt, DeliveryStatus, DeliverySummary
-from waypost.web.masking import MASK, masked_headers
+from waypost.store.models import DeliveryStatus, DeliverySummary
 from waypost.web.pages import Viewer, checked_form, form_text, redirect, render, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -140,29 +137,6 @@ async def replay_failed(
     return redirect(f"/deliveries?{log_filter.query(replayed=str(count))}")
 
 
-async def _request_headers(
-    svc: Services, tenant_id: str, delivery: DeliverySummary, attempt: Attempt, payload: str
-) -> list[tuple[str, str]]:
-    """The headers of an attempt, rebuilt with the code that sends them, secrets masked.
-
-    Attempts do not store their request headers (they hold secrets); the endpoint's
-    current settings give the same names, and the values shown are not secret."""
-    try:
-        target = await svc.store.send_target(
-            tenant_id=tenant_id, subscription_id=delivery.webhook_id, now=utcnow()
-        )
-    except NotFound:
-        return []
-    request = build_request(target, payload.encode(), delivery.id, attempt.started_at)
-    headers = masked_headers(request.headers)
-    if isinstance(target.auth, JwtMethod):
-        headers.append((target.auth.header, MASK))
-    elif isinstance(target.auth, OAuth2Method):
-        headers.extend((key, MASK) for key, _value in target.auth.headers)
-        headers.append(("Authorization", MASK))
-    return headers
-
-
 @router.get("/deliveries/{delivery_id}")
 async def delivery_detail(
     request: Request,
@@ -176,11 +150,7 @@ async def delivery_detail(
     )
     payload = await svc.store.delivery_payload(tenant_id=who.tenant_id, delivery_id=delivery_id)
     shown: list[dict[str, Any]] = [
-        {
-            "attempt": attempt,
-            "headers": await _request_headers(svc, who.tenant_id, delivery, attempt, payload),
-        }
-        for attempt in attempts
+        {"attempt": attempt, "headers": attempt.request_headers} for attempt in attempts
     ]
     return render(
         request,

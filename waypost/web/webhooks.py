@@ -29,6 +29,7 @@ from waypost.api.webhooks import (
     sample_type_for,
 )
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
+from waypost.domain.masking import masked_headers
 from waypost.domain.payload import parse_fields
 from waypost.errors import ValidationFailed, WaypostError
 from waypost.store.auth_methods import StoredAuthMethod
@@ -36,7 +37,6 @@ from waypost.store.models import Subscription
 from waypost.web import webhook_form
 from waypost.web.charts import success_rate
 from waypost.web.fieldtree import field_tree, flatten
-from waypost.web.masking import masked_headers
 from waypost.web.pages import Viewer, checked_form, form_text, redirect, render, viewer
 
 router = APIRouter(include_in_schema=False)

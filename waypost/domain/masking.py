@@ -1,4 +1,4 @@
-"""Which request headers the dashboard may show with their values.
+"""Which request headers may be kept and shown with their values.
 
 Everything else (static headers, the auth method's token, the signature) is
 shown as set, never its value.
