@@ -133,8 +133,10 @@ class SubscriptionQueries(StoreCore):
         )
         async with self._read() as connection:
             result = await connection.stream(query)
-            async for row in result:
-                yield _subscription(row)
+            # A page per await, not a row: each await of the stream is a greenlet switch.
+            async for page in result.partitions(1000):
+                for row in page:
+                    yield _subscription(row)
 
     async def get_subscription(
         self, *, tenant_id: str, subscription_id: str, now: datetime
