@@ -3,6 +3,7 @@ figures."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import platform
@@ -266,6 +267,18 @@ def setting(text: str) -> tuple[str, str]:
     return name.lower().removeprefix("waypost_"), value
 
 
+def add_settings_option(parser: argparse.ArgumentParser) -> None:
+    """``--set NAME=VALUE`` (repeatable); ``dict(args.set)`` gives the settings."""
+    parser.add_argument(
+        "--set",
+        type=setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a waypost setting for every process, e.g. dispatch_concurrency=512 (repeatable)",
+    )
+
+
 DEPLOYMENTS = {
     "sqlite": "one `waypost serve`",
     "sqlite-full": "one `waypost serve`, `WAYPOST_SQLITE_SYNCHRONOUS=FULL`",
@@ -454,6 +467,16 @@ def batch_bodies(events: int) -> list[bytes]:
         )
         for start in range(0, events, INGEST_BATCH)
     ]
+
+
+async def post_batches(client: httpx.AsyncClient, bodies: Sequence[bytes]) -> None:
+    """Post ``batch_bodies`` one after the other; anything but 202 stops the benchmark."""
+    for body in bodies:
+        response = await client.post(
+            "/api/v1/events/batch", content=body, headers={"Content-Type": "application/json"}
+        )
+        if response.status_code != 202:
+            raise RuntimeError(f"ingest: {response.status_code} {response.text[:300]}")
 
 
 def create_tenant(database_url: str) -> dict[str, str]:

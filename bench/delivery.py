@@ -33,6 +33,7 @@ import httpx
 from bench.common import (
     DEPLOYMENTS,
     SYSTEMS,
+    add_settings_option,
     batch_bodies,
     cpu_seconds,
     create_tenant,
@@ -42,10 +43,10 @@ from bench.common import (
     log,
     max_by_key,
     median,
+    post_batches,
     raw_loop,
     reader,
     rss_by_role,
-    setting,
 )
 
 SUBSCRIPTIONS = 5
@@ -53,7 +54,6 @@ RAW_CONCURRENCY = 16
 POLL_SECONDS = 0.1
 # A run that has not finished by then is reported with what was delivered.
 DEADLINE_SECONDS = 600
-JSON = {"Content-Type": "application/json"}
 # Every delivery has had its first attempt recorded once none is left in this count.
 UNATTEMPTED = "SELECT count(*) FROM deliveries WHERE status = 'pending' AND attempt_count = 0"
 STATUSES = "SELECT status, count(*) FROM deliveries GROUP BY status"
@@ -78,10 +78,7 @@ async def drive(
                 raise RuntimeError(f"subscribe: {response.status_code} {response.text}")
         async with reader(database_url) as query:
             started = time.perf_counter()
-            for body in bodies:
-                response = await client.post("/api/v1/events/batch", content=body, headers=JSON)
-                if response.status_code != 202:
-                    raise RuntimeError(f"ingest: {response.status_code} {response.text[:300]}")
+            await post_batches(client, bodies)
             ingested = time.perf_counter()
             while (await query(UNATTEMPTED))[0][0] > 0:
                 if time.perf_counter() - started > DEADLINE_SECONDS:
@@ -126,14 +123,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument(
-        "--set",
-        type=setting,
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a waypost setting for every process, e.g. dispatch_concurrency=512 (repeatable)",
-    )
+    add_settings_option(parser)
     args = parser.parse_args()
     settings = dict(args.set)
     kinds = args.databases.split(",")

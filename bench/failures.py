@@ -44,6 +44,7 @@ from bench.common import (
     log,
     max_by_key,
     median,
+    post_batches,
     reader,
     receiver_process,
     rss_by_role,
@@ -56,7 +57,6 @@ REQUEST_TIMEOUT = 2
 RETRY_DELAYS = "1,1,1"
 POLL_SECONDS = 0.1
 DEADLINE_SECONDS = 300
-JSON = {"Content-Type": "application/json"}
 DELIVERED = "SELECT count(*) FROM deliveries WHERE status = 'delivered'"
 ATTEMPT_CODES = "SELECT status_code, count(*) FROM attempts GROUP BY status_code"
 
@@ -93,10 +93,7 @@ async def drive(
                 raise RuntimeError(f"subscribe: {response.status_code} {response.text}")
         async with reader(url) as query:
             started = time.perf_counter()
-            for body in bodies:
-                response = await client.post("/api/v1/events/batch", content=body, headers=JSON)
-                if response.status_code != 202:
-                    raise RuntimeError(f"ingest: {response.status_code} {response.text[:300]}")
+            await post_batches(client, bodies)
             delivered = 0
             while time.perf_counter() - started < DEADLINE_SECONDS:
                 delivered = await count(query, DELIVERED)

@@ -31,6 +31,7 @@ import uvloop
 
 from bench.common import (
     DEPLOYMENTS,
+    add_settings_option,
     create_tenant,
     database,
     deployment,
@@ -40,7 +41,6 @@ from bench.common import (
     raw_loop,
     receiver_process,
     rss_by_role,
-    setting,
 )
 
 JSON = {"Content-Type": "application/json"}
@@ -157,14 +157,7 @@ def main() -> None:
     parser.add_argument("--rates", default="200", help="events a second, comma-separated")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument(
-        "--set",
-        type=setting,
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a waypost setting for every process, e.g. dispatch_concurrency=512 (repeatable)",
-    )
+    add_settings_option(parser)
     args = parser.parse_args()
     settings = dict(args.set)
     for rate in [float(rate) for rate in args.rates.split(",")]:
