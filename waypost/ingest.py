@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from waypost.domain import entities
 from waypost.domain.ack import FOLLOW_UP_TYPES, order_key
 from waypost.domain.catalog import EVENT_TYPES, EventType, suggest_types
 from waypost.domain.fanout import IncomingEvent, plan
+from waypost.domain.ids import new_id
 from waypost.domain.values import Candidate
 from waypost.errors import ValidationFailed
 from waypost.store import Store
@@ -73,7 +73,7 @@ def _new_event(
     additions: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> NewEvent:
     incoming = IncomingEvent(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         type=item.type,
         group=event_type.group,
         tracking_id=item.tracking_id,

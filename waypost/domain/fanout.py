@@ -7,7 +7,6 @@ and selections are cached by their stored text, so each is compiled once.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import Any
 import orjson
 
 from waypost.domain import eventcast
+from waypost.domain.ids import new_id
 from waypost.domain.payload import Selection, compile_selection
 from waypost.domain.routing import CompiledFilter, compile_filters, parse_filters
 from waypost.domain.values import Candidate, NewDelivery
@@ -94,7 +94,5 @@ def plan(
             payload = plain
         if additions and candidate.id in additions and candidate.tracking_id is None:
             payload = orjson.dumps({**orjson.loads(payload), **additions[candidate.id]}).decode()
-        deliveries.append(
-            NewDelivery(id=str(uuid.uuid4()), webhook_id=candidate.id, payload=payload)
-        )
+        deliveries.append(NewDelivery(id=new_id(), webhook_id=candidate.id, payload=payload))
     return tuple(deliveries)

@@ -8,9 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from waypost.domain.ids import new_id
 from waypost.errors import Conflict, NotFound
 from waypost.store import schema as t
-from waypost.store.core import StoreCore, new_id, valid_id
+from waypost.store.core import StoreCore, valid_id
 from waypost.store.engine import Connection
 from waypost.store.models import ApiKey, Principal, Tenant, User
 

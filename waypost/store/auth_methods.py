@@ -17,9 +17,10 @@ from waypost.domain.auth import (
     public_view,
     to_document,
 )
+from waypost.domain.ids import new_id
 from waypost.errors import Conflict, NotFound
 from waypost.store import schema as t
-from waypost.store.core import StoreCore, active, dumps, new_id, valid_id
+from waypost.store.core import StoreCore, active, dumps, valid_id
 
 m = t.auth_methods
 

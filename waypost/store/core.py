@@ -20,10 +20,6 @@ from waypost.store.engine import Connection, Engines
 from waypost.store.models import SUBSCRIPTION_ENDED, DeliveryStatus
 
 
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
 def valid_id(value: str) -> bool:
     """Whether ``value`` can be an id at all; other strings are simply not found."""
     try:

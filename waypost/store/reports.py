@@ -10,10 +10,11 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from waypost.domain.ids import new_id
 from waypost.domain.reports import ReportRequest
 from waypost.errors import NotFound
 from waypost.store import schema as t
-from waypost.store.core import StoreCore, dumps, new_id, valid_id
+from waypost.store.core import StoreCore, dumps, valid_id
 from waypost.store.models import DeliveryStatus
 
 r = t.reports

@@ -10,9 +10,10 @@ import orjson
 import sqlalchemy as sa
 
 from waypost.domain.auth import from_document
+from waypost.domain.ids import new_id
 from waypost.errors import Conflict, NotFound
 from waypost.store import schema as t
-from waypost.store.core import StoreCore, active, dumps, new_id, valid_id
+from waypost.store.core import StoreCore, active, dumps, valid_id
 from waypost.store.engine import Connection
 from waypost.store.models import Header, SendTarget, Subscription, SubscriptionSpec
 
