@@ -97,6 +97,7 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
                 dispatcher = Dispatcher(
                     store, sender, settings, authenticator=authenticator, wakeup=svc.work_available
                 )
+                store.hand_over_to(dispatcher)
                 dispatching = asyncio.gather(
                     dispatcher.run(stop), ReportWorker(store, sender, settings).run(stop)
                 )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.exc import IntegrityError
 
 from tests.support.tenants import make_tenant
 from waypost.domain.keys import digest
@@ -17,8 +19,10 @@ from waypost.errors import Conflict, NotFound
 from waypost.store import Store
 from waypost.store.models import (
     AttemptRecord,
+    ClaimedDelivery,
     DeliveryStatus,
     Header,
+    Lease,
     NewEvent,
     SubscriptionSpec,
 )
@@ -205,6 +209,70 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
         ("content-type", "application/json"),
         ("x-token", "(set)"),
     )
+
+
+class RecordingHandover:
+    """A dispatcher with room for ``room`` fresh deliveries, recording what it is given."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.handed: list[ClaimedDelivery] = []
+        self.released = 0
+        self.woken = 0
+
+    def reserve(self, wanted: int, now: datetime) -> Lease | None:
+        granted = min(wanted, self.room)
+        self.room -= granted
+        return Lease(owner="local", until=now + timedelta(seconds=60), count=granted)
+
+    def hand_over(self, deliveries: Sequence[ClaimedDelivery], lease: Lease) -> None:
+        self.handed.extend(deliveries)
+        self.released += lease.count - len(deliveries)
+
+    def release(self, lease: Lease) -> None:
+        self.released += lease.count
+
+    def wake(self) -> None:
+        self.woken += 1
+
+
+async def test_fresh_deliveries_are_stored_leased_to_the_local_dispatcher_while_it_has_room(
+    store: Store,
+) -> None:
+    tenant = await make_tenant(store)
+    [sub] = await store.create_subscriptions(
+        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
+    )
+    handover = RecordingHandover(room=3)
+    store.hand_over_to(handover)
+    await _one_event(store, tenant.tenant_id, sub.id, count=5)
+    assert len(handover.handed) == 3 and handover.released == 0 and handover.woken == 1
+    handed = handover.handed[0]
+    assert (handed.webhook_id, handed.event_type, handed.attempt_count) == (sub.id, "IN_TRANSIT", 0)
+    # The two left over are due for any dispatcher; the three handed over are not,
+    # until their lease ends, as if claimed.
+    lease = NOW + timedelta(seconds=60)
+    rest = await store.claim_due(owner="other", limit=10, now=NOW, lease_until=lease)
+    assert len(rest) == 2 and not {d.id for d in rest} & {d.id for d in handover.handed}
+    later = NOW + timedelta(seconds=61)
+    expired = await store.claim_due(owner="other", limit=10, now=later, lease_until=later)
+    assert {d.id for d in expired} == {d.id for d in [*rest, *handover.handed]}
+
+    # A batch that is not stored gives its room back.
+    handover.room = 5
+    duplicate = [
+        NewEvent(
+            id=handover.handed[0].event_id,
+            type="IN_TRANSIT",
+            tracking_id=None,
+            data="{}",
+            idempotency_key=None,
+            deliveries=(NewDelivery(id=str(uuid.uuid4()), webhook_id=sub.id, payload="{}"),),
+        )
+    ]
+    with pytest.raises(IntegrityError):
+        await store.ingest(tenant_id=tenant.tenant_id, events=duplicate, now=NOW)
+    assert handover.released == 1 and len(handover.handed) == 3
 
 
 async def test_deleted_subscription_is_gone_everywhere(store: Store) -> None:

@@ -111,9 +111,8 @@ def delivery_out(delivery: DeliverySummary) -> dict[str, Any]:
 
 
 async def _accept(svc: Services, principal: Principal, inputs: list[EventInput]) -> list[str]:
-    ids = await ingest_events(svc.store, principal.tenant_id, inputs, utcnow())
-    svc.work_available.set()
-    return ids
+    # An in-process dispatcher is handed the deliveries, or woken, by the store.
+    return await ingest_events(svc.store, principal.tenant_id, inputs, utcnow())
 
 
 @router.post("/api/v1/events", status_code=202, response_model=EventAccepted)

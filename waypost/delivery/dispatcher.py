@@ -42,6 +42,7 @@ from waypost.store.models import (
     AttemptRecord,
     ClaimedDelivery,
     DeliveryStatus,
+    Lease,
     SendTarget,
 )
 
@@ -105,6 +106,11 @@ class Dispatcher:
         self._targets: dict[str, tuple[float, _Target | None]] = {}
         self._results: asyncio.Queue[AttemptRecord] = asyncio.Queue()
         self._inflight: set[asyncio.Task[None]] = set()
+        # Deliveries granted to ingest (``reserve``) or handed over and not yet started:
+        # they count against the concurrency as if they were in flight.
+        self._reserved = 0
+        self._starting: set[asyncio.Task[None]] = set()
+        self._accepting = False
         # Claim again only once this many sends have finished: a claim is a write
         # transaction, and claiming one delivery per finished send would make the
         # database, not the network, the bottleneck.
@@ -117,6 +123,7 @@ class Dispatcher:
         """Claim and send until ``stop`` is set, then finish in-flight sends and record them."""
         recorder = asyncio.create_task(self._record_forever())
         log.info("dispatcher_started owner=%s", self.owner)
+        self._accepting = True
         try:
             while not stop.is_set():
                 if self._capacity() < self._refill_at:
@@ -131,6 +138,9 @@ class Dispatcher:
                     # Nothing more is due: sleep until new work is signalled or the poll
                     # interval passes (retries become due with time).
                     await self._wait(self._wakeup, stop, seconds=self._settings.poll_interval)
+            self._accepting = False
+            if self._starting:
+                await asyncio.wait(self._starting)
             if self._inflight:
                 await asyncio.wait(self._inflight)
             # Everything sent is recorded before stopping; the recorder never raises.
@@ -148,21 +158,62 @@ class Dispatcher:
         for waiter in waiters:
             waiter.cancel()
 
+    def reserve(self, wanted: int, now: datetime) -> Lease | None:
+        """Room for up to ``wanted`` fresh deliveries of this process's ingest (``Handover``)."""
+        granted = min(wanted, self._capacity()) if self._accepting else 0
+        if granted <= 0:
+            return None
+        self._reserved += granted
+        return Lease(owner=self.owner, until=self._lease_end(now), count=granted)
+
+    def hand_over(self, deliveries: Sequence[ClaimedDelivery], lease: Lease) -> None:
+        """Send deliveries stored under ``lease``; the rest of its room is free again."""
+        self._free(lease.count - len(deliveries))
+        if deliveries:
+            task = asyncio.create_task(self._take(deliveries))
+            self._starting.add(task)
+            task.add_done_callback(self._starting.discard)
+
+    def release(self, lease: Lease) -> None:
+        self._free(lease.count)
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def _take(self, deliveries: Sequence[ClaimedDelivery]) -> None:
+        try:
+            await self._start(deliveries, self._clock())
+        except WaypostError as exc:
+            # They are sent once their lease ends, by whichever dispatcher claims them.
+            log.error("handover_failed count=%d reason=%s", len(deliveries), exc.reason)
+        finally:
+            self._free(len(deliveries))
+
+    def _free(self, count: int) -> None:
+        self._reserved -= count
+        if self._capacity() >= self._refill_at:
+            self._room.set()
+
     def _capacity(self) -> int:
-        return max(0, self._settings.dispatch_concurrency - len(self._inflight))
+        return max(0, self._settings.dispatch_concurrency - len(self._inflight) - self._reserved)
+
+    def _lease_end(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self._settings.lease_seconds)
 
     async def _claim_once(self) -> tuple[int, int]:
         """Claim and start what fits; returns how many were asked for and how many came."""
         wanted = min(self._capacity(), self._settings.dispatch_batch_size)
         now = self._clock()
         claimed = await self._store.claim_due(
-            owner=self.owner,
-            limit=wanted,
-            now=now,
-            lease_until=now + timedelta(seconds=self._settings.lease_seconds),
+            owner=self.owner, limit=wanted, now=now, lease_until=self._lease_end(now)
         )
-        if not claimed:
-            return wanted, 0
+        if claimed:
+            await self._start(claimed, now)
+        return wanted, len(claimed)
+
+    async def _start(self, claimed: Sequence[ClaimedDelivery], now: datetime) -> None:
+        """A task per delivery leased to this dispatcher; those of ended subscriptions are
+        cancelled."""
         targets = await self._load_targets({delivery.webhook_id for delivery in claimed}, now)
         ended = []
         for delivery in claimed:
@@ -177,7 +228,6 @@ class Dispatcher:
             await self._store.cancel_deliveries(
                 owner=self.owner, delivery_ids=ended, reason=SUBSCRIPTION_ENDED, now=now
             )
-        return wanted, len(claimed)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -264,9 +314,11 @@ class Dispatcher:
         now = self._clock()
         subscription = target.send.subscription
         result, sent_headers = await self._send(delivery, target.send, now)
-        outcome, ack = _outcome(result, delivery, target.send, now)
+        # Retry-After and the backoff count from the answer, not from the request.
+        answered = self._clock()
+        outcome, ack = _outcome(result, delivery, target.send, answered)
         number = delivery.attempt_count + 1
-        decision = target.policy.decide(number, outcome, now, self._rng)
+        decision = target.policy.decide(number, outcome, answered, self._rng)
         delivered = decision.verdict == Verdict.DELIVERED
         self._results.put_nowait(
             AttemptRecord(

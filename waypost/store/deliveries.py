@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ from waypost.store.models import (
     DeliveryMapping,
     DeliveryStatus,
     DeliverySummary,
+    Lease,
     NewEvent,
     StoredEvent,
 )
@@ -67,6 +68,27 @@ _ROUTE_CANDIDATES = (
 _GROUP_EVENTS = 2_000
 
 
+class Handover(Protocol):
+    """A dispatcher in the ingesting process, which takes fresh deliveries as they are
+    stored (``waypost serve``). They are written already leased to it, so it sends them
+    without claiming them back from the database: a write transaction fewer per batch
+    and no wait for a wake-up. Were the process to die, the leases end and any
+    dispatcher claims them as usual."""
+
+    def reserve(self, wanted: int, now: datetime) -> Lease | None:
+        """Room for up to ``wanted`` deliveries now; what is granted must be handed over
+        or released."""
+
+    def hand_over(self, deliveries: Sequence[ClaimedDelivery], lease: Lease) -> None:
+        """Send these committed deliveries, leased by ``lease``; the rest of it is released."""
+
+    def release(self, lease: Lease) -> None:
+        """Nothing of ``lease`` was stored."""
+
+    def wake(self) -> None:
+        """Deliveries were stored unleased and are due: claim them."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class _IngestRequest:
     tenant_id: str
@@ -80,6 +102,11 @@ class DeliveryQueries(StoreCore):
         super().__init__(engines, box)
         self._waiting_ingests: list[_IngestRequest] = []
         self._ingest_writer: asyncio.Task[None] | None = None
+        self._handover: Handover | None = None
+
+    def hand_over_to(self, handover: Handover) -> None:
+        """Lease fresh deliveries to ``handover`` as they are stored, while it has room."""
+        self._handover = handover
 
     async def route_candidates(
         self,
@@ -163,14 +190,12 @@ class DeliveryQueries(StoreCore):
             self._ingest_writer = None
 
     async def _write_group(self, group: Sequence[_IngestRequest]) -> None:
+        lease = self._reserve(group)
         try:
-            async with self._write() as connection:
-                results = [
-                    await insert_events(connection, request.tenant_id, request.events, request.now)
-                    for request in group
-                ]
-                await self._announce_work(connection)
+            stored = await self._insert_group(group, lease)
         except Exception as exc:
+            if lease is not None and self._handover is not None:
+                self._handover.release(lease)
             if len(group) > 1:
                 # One request's bad value or key conflict must not fail the others.
                 for request in group:
@@ -182,19 +207,42 @@ class DeliveryQueries(StoreCore):
                     raise
                 # Another process stored the same idempotency key first: this time the
                 # lookup finds it.
-                async with self._write() as connection:
-                    results = [
-                        await insert_events(
-                            connection, request.tenant_id, request.events, request.now
-                        )
-                    ]
+                stored = await self._insert_group(group, None)
             except Exception as final:
                 if not request.ids.done():
                     request.ids.set_exception(final)
                 return
-        for request, ids in zip(group, results, strict=True):
+        if self._handover is not None:
+            leased = [delivery for inserted in stored for delivery in inserted.leased]
+            if lease is not None:
+                self._handover.hand_over(leased, lease)
+            if any(inserted.unleased for inserted in stored):
+                self._handover.wake()
+        for request, inserted in zip(group, stored, strict=True):
             if not request.ids.done():
-                request.ids.set_result(ids)
+                request.ids.set_result(inserted.ids)
+
+    def _reserve(self, group: Sequence[_IngestRequest]) -> Lease | None:
+        if self._handover is None:
+            return None
+        wanted = sum(len(event.deliveries) for request in group for event in request.events)
+        return self._handover.reserve(wanted, group[0].now) if wanted else None
+
+    async def _insert_group(
+        self, group: Sequence[_IngestRequest], lease: Lease | None
+    ) -> list[_Inserted]:
+        """The group's events in one transaction, the first ``lease.count`` deliveries leased."""
+        room = lease.count if lease is not None else 0
+        stored = []
+        async with self._write() as connection:
+            for request in group:
+                inserted = await insert_events(
+                    connection, request.tenant_id, request.events, request.now, lease, room
+                )
+                room -= len(inserted.leased)
+                stored.append(inserted)
+            await self._announce_work(connection)
+        return stored
 
     def _due_select(self, limit: int, now: datetime) -> sa.Select[tuple[str]]:
         """Due pending deliveries, oldest due first, through the partial ``ix_deliveries_due``."""
@@ -225,7 +273,7 @@ class DeliveryQueries(StoreCore):
         )
         async with self._write() as connection:
             rows = (await connection.execute(statement)).all()
-        return [_claimed(row) for row in rows]
+        return [_claimed(row._mapping) for row in rows]
 
     async def record_attempts(self, *, owner: str, records: Sequence[AttemptRecord]) -> None:
         """Write a batch of attempts and their deliveries' new state in one transaction.
@@ -356,11 +404,24 @@ async def _remember_mappings(connection: Connection, acked: Mapping[str, Attempt
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Inserted:
+    ids: list[str]
+    leased: list[ClaimedDelivery]
+    unleased: int
+
+
 async def insert_events(
-    connection: Connection, tenant_id: str, events: Sequence[NewEvent], now: datetime
-) -> list[str]:
-    """Insert events and their deliveries in the caller's transaction; returns the event ids
-    in order, the original id where an idempotency key was seen before."""
+    connection: Connection,
+    tenant_id: str,
+    events: Sequence[NewEvent],
+    now: datetime,
+    lease: Lease | None = None,
+    room: int = 0,
+) -> _Inserted:
+    """Insert events and their deliveries in the caller's transaction: the event ids in
+    order (the original id where an idempotency key was seen before), and the first
+    ``room`` deliveries leased by ``lease``."""
     known = await _known_keys(connection, tenant_id, events)
     ids: list[str] = []
     event_rows: list[dict[str, Any]] = []
@@ -375,11 +436,20 @@ async def insert_events(
         ids.append(event.id)
         event_rows.append(_event_row(tenant_id, event, now))
         delivery_rows.extend(_delivery_rows(tenant_id, event, now))
+    leased: list[dict[str, Any]] = []
+    if lease is not None:
+        leased = delivery_rows[:room]
+        for row in leased:
+            row.update(next_attempt_at=lease.until, lease_owner=lease.owner)
     if event_rows:
         await connection.execute(t.events.insert(), event_rows)
     if delivery_rows:
         await connection.execute(d.insert(), delivery_rows)
-    return ids
+    return _Inserted(
+        ids=ids,
+        leased=[_claimed(row) for row in leased],
+        unleased=len(delivery_rows) - len(leased),
+    )
 
 
 async def _known_keys(
@@ -468,6 +538,7 @@ def _delivery_rows(tenant_id: str, event: NewEvent, now: datetime) -> list[dict[
             "next_attempt_at": now,
             "payload": delivery.payload,
             "created_at": now,
+            "lease_owner": None,
         }
         for delivery in event.deliveries
     ]
@@ -490,15 +561,15 @@ def _candidate(rows: list[Any]) -> Candidate:
     )
 
 
-def _claimed(row: Any) -> ClaimedDelivery:
+def _claimed(row: Mapping[Any, Any]) -> ClaimedDelivery:
     return ClaimedDelivery(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        event_id=row.event_id,
-        webhook_id=row.webhook_id,
-        event_type=row.event_type,
-        tracking_id=row.tracking_id,
-        attempt_count=row.attempt_count,
-        payload=row.payload,
-        created_at=row.created_at,
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        event_id=row["event_id"],
+        webhook_id=row["webhook_id"],
+        event_type=row["event_type"],
+        tracking_id=row["tracking_id"],
+        attempt_count=row["attempt_count"],
+        payload=row["payload"],
+        created_at=row["created_at"],
     )

@@ -148,6 +148,16 @@ class ClaimedDelivery:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Lease:
+    """Deliveries an in-process dispatcher takes as they are stored: ``count`` of them,
+    leased to ``owner`` until ``until``."""
+
+    owner: str
+    until: datetime
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class AttemptRecord:
     """One request's result and what it decides for its delivery."""
 
