@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +19,8 @@ from waypost.domain.keys import digest
 from waypost.domain.values import NewDelivery
 from waypost.errors import Conflict, NotFound
 from waypost.store import Store
+from waypost.store import schema as t
+from waypost.store.bulk import Bulk
 from waypost.store.models import (
     AttemptRecord,
     ClaimedDelivery,
@@ -209,6 +213,87 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
         ("content-type", "application/json"),
         ("x-token", "(set)"),
     )
+
+
+async def test_a_body_equal_to_the_event_data_is_not_copied_yet_sent_and_reported(
+    store: Store,
+) -> None:
+    tenant = await make_tenant(store)
+    [sub] = await store.create_subscriptions(
+        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
+    )
+    data = '{"id":7,"title":"x"}'
+    bodies = {"plain": data, "selected": '{"id":7}'}
+    event = NewEvent(
+        id=str(uuid.uuid4()),
+        type="IN_TRANSIT",
+        tracking_id=None,
+        data=data,
+        idempotency_key=None,
+        deliveries=tuple(
+            NewDelivery(id=str(uuid.uuid4()), webhook_id=sub.id, payload=body)
+            for body in bodies.values()
+        ),
+    )
+    await store.ingest(tenant_id=tenant.tenant_id, events=[event], now=NOW)
+    async with store.engines.connect() as connection:
+        stored = (
+            await connection.exec_driver_sql(
+                "SELECT payload FROM deliveries ORDER BY payload IS NULL"
+            )
+        ).all()
+    assert [row.payload for row in stored] == ['{"id":7}', None]
+    lease = NOW + timedelta(seconds=60)
+    claimed = await store.claim_due(owner="w", limit=10, now=NOW, lease_until=lease)
+    assert sorted(delivery.payload for delivery in claimed) == sorted(bodies.values())
+    for delivery in event.deliveries:
+        assert (
+            await store.delivery_payload(tenant_id=tenant.tenant_id, delivery_id=delivery.id)
+            == delivery.payload
+        )
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        NOW,
+        datetime(2026, 3, 29, 1, 30, 5, 123456, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2026, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+    ],
+)
+async def test_bulk_inserts_store_values_exactly_as_sqlalchemy_does(
+    store: Store, moment: datetime
+) -> None:
+    tenant = await make_tenant(store)
+    row = {
+        "tenant_id": tenant.tenant_id,
+        "type": "IN_TRANSIT",
+        "tracking_id": None,
+        "data": "{}",
+        "idempotency_key": None,
+        "created_at": moment,
+    }
+    by_core, by_bulk = str(uuid.uuid4()), str(uuid.uuid4())
+    statement = Bulk.insert(t.events, ["id", *row])
+    async with store.engines.begin() as connection:
+        await connection.execute(t.events.insert(), [{**row, "id": by_core}])
+        await statement.run(connection, [{**row, "id": by_bulk}])
+    async with store.engines.connect() as connection:
+        stored = (
+            await connection.exec_driver_sql(
+                "SELECT id, tenant_id, created_at FROM events WHERE type = 'IN_TRANSIT'"
+            )
+        ).all()
+    [core] = [r for r in stored if str(r.id).replace("-", "") == by_core.replace("-", "")]
+    [bulk] = [r for r in stored if r is not core]
+    assert (bulk.tenant_id, bulk.created_at) == (core.tenant_id, core.created_at)
+    assert [e.created_at for e in await _events_at(store, moment)] == [moment, moment]
+
+
+async def _events_at(store: Store, moment: datetime) -> list[Any]:
+    async with store.engines.connect() as connection:
+        query = sa.select(t.events.c.created_at).where(t.events.c.created_at == moment)
+        return list(await connection.execute(query))
 
 
 class RecordingHandover:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from waypost.errors import NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, valid_id
+from waypost.store.deliveries import payload_column
 from waypost.store.models import DeliveryStatus
 
 d = t.deliveries
@@ -162,9 +163,9 @@ class DashboardQueries(StoreCore):
             async with self._read() as connection:
                 row = (
                     await connection.execute(
-                        sa.select(d.c.payload).where(
-                            d.c.id == delivery_id, d.c.tenant_id == tenant_id
-                        )
+                        sa.select(payload_column().label("payload"))
+                        .join(t.events, t.events.c.id == d.c.event_id)
+                        .where(d.c.id == delivery_id, d.c.tenant_id == tenant_id)
                     )
                 ).first()
         if row is None:

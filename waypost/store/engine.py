@@ -44,8 +44,12 @@ class Connection(Protocol):
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         """Run one statement (``parameters`` a list of dicts runs it for each)."""
 
-    async def exec_driver_sql(self, statement: str) -> CursorResult[Any]:
-        """Run one SQL string as it is."""
+    @property
+    def dialect(self) -> sa.Dialect:
+        """The database's SQLAlchemy dialect."""
+
+    async def exec_driver_sql(self, statement: str, parameters: Any = None) -> CursorResult[Any]:
+        """Run one SQL string as it is (``parameters`` a list of tuples runs it for each)."""
 
     def stream(self, statement: Executable) -> Awaitable[AsyncResult[Any]]:
         """Run a query whose rows are fetched as they are iterated."""
@@ -65,8 +69,12 @@ class InlineConnection:
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return self._connection.execute(statement, parameters)
 
-    async def exec_driver_sql(self, statement: str) -> CursorResult[Any]:
-        return self._connection.exec_driver_sql(statement)
+    @property
+    def dialect(self) -> sa.Dialect:
+        return self._connection.dialect
+
+    async def exec_driver_sql(self, statement: str, parameters: Any = None) -> CursorResult[Any]:
+        return self._connection.exec_driver_sql(statement, parameters)
 
     async def stream(self, statement: Executable) -> AsyncResult[Any]:
         # sqlite3 steps its cursor as rows are fetched: nothing is read ahead of the consumer.

@@ -15,6 +15,7 @@ from waypost.domain.reports import ReportRequest
 from waypost.errors import NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, dumps, valid_id
+from waypost.store.deliveries import payload_column
 from waypost.store.models import DeliveryStatus
 
 r = t.reports
@@ -134,7 +135,8 @@ class ReportQueries(StoreCore):
         ]
         if request.webhook_types is not None:
             conditions.append(d.c.event_type.in_(request.webhook_types))
-        conditions.extend(d.c.payload.contains(word, autoescape=True) for word in request.keywords)
+        payload = payload_column()
+        conditions.extend(payload.contains(word, autoescape=True) for word in request.keywords)
         query = (
             sa.select(
                 d.c.event_type,
@@ -148,9 +150,10 @@ class ReportQueries(StoreCore):
                 d.c.attempt_count,
                 d.c.last_status_code,
                 d.c.last_error,
-                d.c.payload,
+                payload.label("payload"),
             )
             .join(t.webhooks, t.webhooks.c.id == d.c.webhook_id)
+            .join(t.events, t.events.c.id == d.c.event_id)
             .where(*conditions)
             .order_by(d.c.finished_at)
             .execution_options(yield_per=page_rows)

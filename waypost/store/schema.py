@@ -166,7 +166,8 @@ deliveries = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     # Set while a dispatcher holds the delivery; its results only count if it still does.
     sa.Column("lease_owner", sa.String(64), nullable=True),
-    sa.Column("payload", sa.Text, nullable=False),
+    # NULL: the body is the event's data as it is (most deliveries), which is not copied.
+    sa.Column("payload", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.Column("last_status_code", sa.Integer, nullable=True),
