@@ -24,8 +24,8 @@ def format_time(moment: datetime) -> str:
 
 
 def format_utc_text(text: str) -> str:
-    """``2019-04-13 05:41:49`` (UTC, as the store lists times) in Bring's format: a slice,
-    not a parse, for listings of 150,000."""
+    """UTC text that begins ``2019-04-13 05:41:49`` (as the store lists times) in Bring's
+    format: a slice, not a parse, for listings of 150,000."""
     return f"{text[:10]}T{text[11:19]}+0000"
 
 

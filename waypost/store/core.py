@@ -116,9 +116,9 @@ class StoreCore:
         return text
 
     def _utc_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
-        """A time as UTC text ``YYYY-MM-DD HH:MM:SS``, made by the database: SQLite keeps
-        naive UTC text with microseconds."""
-        return sa.func.substr(column, 1, 19, type_=sa.String)
+        """A time as UTC text that begins ``YYYY-MM-DD HH:MM:SS``, without a Python type
+        processor: SQLite keeps it so already (naive UTC, with microseconds)."""
+        return sa.type_coerce(column, sa.String)
 
     async def _announce_work(self, connection: Connection) -> None:
         """Tell dispatchers in other processes that deliveries are due, when the caller's

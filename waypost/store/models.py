@@ -128,8 +128,8 @@ ListedSubscription = tuple[
     str | None,  # retry_delays, JSON text; None or "": the default schedule
     float,  # retry_jitter
     bool,  # require_ack
-    str,  # created_at, UTC as "YYYY-MM-DD HH:MM:SS"
-    str | None,  # expires_at, UTC as "YYYY-MM-DD HH:MM:SS"
+    str,  # created_at, UTC text that begins "YYYY-MM-DD HH:MM:SS"
+    str | None,  # expires_at, UTC text that begins "YYYY-MM-DD HH:MM:SS"
 ]
 """A subscription as a long listing reads it: the JSON columns as stored, undecoded, so the
 caller decodes each distinct text once rather than once per row (``Subscription`` costs
