@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -333,7 +333,7 @@ async def list_webhooks(
         # A chunk per page of rows, so 150,000 subscriptions never sit in memory at once.
         opening = b"["
         async for page in pages:
-            items = orjson.dumps([_listed_out(row) for row in page])
+            items = _listed_items(page)
             yield opening + items[1:-1]
             opening = b","
         yield b"]" if opening == b"," else b"[]"
@@ -341,16 +341,21 @@ async def list_webhooks(
     return StreamingResponse(body(), media_type="application/json")
 
 
-# Listed subscriptions mostly share their configuration and JSON columns: each distinct
-# value is rendered once, and spliced into every item that has it as ready JSON.
-@lru_cache(maxsize=1024)
-def _listed_configuration(url: str, content_type: str, header_keys: str) -> orjson.Fragment:
+def _listed_items(page: Sequence[ListedSubscription]) -> bytes:
+    """The page's items as a JSON array. Its rows mostly share their configuration and JSON
+    columns, so each distinct value is rendered once and spliced into every item that has
+    it; the caches are the page's own, so they hold no more than the page does."""
+    configuration = lru_cache(maxsize=None)(_configuration_json)
+    json_value = lru_cache(maxsize=None)(_json_value)
+    return orjson.dumps([_listed_out(row, configuration, json_value) for row in page])
+
+
+def _configuration_json(url: str, content_type: str, header_keys: str) -> orjson.Fragment:
     configuration = _configuration_out(url, content_type, orjson.loads(header_keys))
     return orjson.Fragment(orjson.dumps(configuration))
 
 
-@lru_cache(maxsize=1024)
-def _listed_json(text: str) -> orjson.Fragment:
+def _json_value(text: str) -> orjson.Fragment:
     # Decoded and encoded again, so the bytes are those of a single webhook's response.
     return orjson.Fragment(orjson.dumps(orjson.loads(text)))
 
@@ -358,7 +363,11 @@ def _listed_json(text: str) -> orjson.Fragment:
 _EMPTY_LIST = orjson.Fragment(b"[]")
 
 
-def _listed_out(row: ListedSubscription) -> dict[str, Any]:
+def _listed_out(
+    row: ListedSubscription,
+    configuration: Callable[[str, str, str], orjson.Fragment],
+    json_value: Callable[[str], orjson.Fragment],
+) -> dict[str, Any]:
     """``webhook_out``'s item, from a listing's row."""
     (
         webhook_id,
@@ -382,15 +391,15 @@ def _listed_out(row: ListedSubscription) -> dict[str, Any]:
     return {
         "id": webhook_id,
         "authenticator": authenticator,
-        "configuration": _listed_configuration(url, content_type, header_keys),
+        "configuration": configuration(url, content_type, header_keys),
         "trackingId": tracking_id,
-        "event_groups": _listed_json(event_groups),
-        "event_types": _listed_json(event_types),
-        "filters": _listed_json(filters) if filters else _EMPTY_LIST,
-        "fields": _listed_json(fields) if fields is not None else None,
+        "event_groups": json_value(event_groups),
+        "event_types": json_value(event_types),
+        "filters": json_value(filters) if filters else _EMPTY_LIST,
+        "fields": json_value(fields) if fields is not None else None,
         "auth_method_id": auth_method_id,
         "success_codes": success_codes,
-        "retry_delays": _listed_json(retry_delays) if retry_delays else None,
+        "retry_delays": json_value(retry_delays) if retry_delays else None,
         "retry_jitter": retry_jitter,
         "require_ack": require_ack,
         "created": format_utc_text(created),
