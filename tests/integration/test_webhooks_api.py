@@ -395,6 +395,45 @@ async def test_list_streams_valid_json_for_many(running_app: RunningApp) -> None
     assert len({item["id"] for item in listed}) == 1200
 
 
+async def test_listed_items_are_the_bytes_of_each_single_webhook(
+    running_app: RunningApp,
+) -> None:
+    tenant = await running_app.tenant()
+    client, headers = running_app.client, tenant.headers
+    method = await client.post(
+        "/api/v1/auth-methods",
+        json={"name": "tms", "type": "jwt", "signature": {"key": "k" * 32}},
+        headers=headers,
+    )
+    assert method.status_code == 201, method.text
+    variants: list[dict[str, Any]] = [
+        subscription(),
+        subscription(trackingId='Ø-ünïcode "quoted"', event_groups=["DEVIATION"]),
+        {
+            "configuration": {"url": "https://example.com/hook?a=1&b=é", "headers": []},
+            "event_types": ["task_created", "task_assigned_to_dp"],
+            "filters": [{"field": "fleet_id", "op": "eq", "value": 2899.5}],
+            "fields": ["id", "customer.name"],
+            "auth_method_id": method.json()["id"],
+            "success_codes": "2xx",
+            "retry_delays": [0.5, 30, 3600],
+            "retry_jitter": 0.25,
+            "require_ack": True,
+        },
+        {"configuration": {"url": "https://example.com/other"}, "event_types": ["task_created"]},
+    ]
+    for body in variants:
+        created = await client.post("/api/v1/webhooks", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+    listed = await client.get("/api/v1/webhooks", headers=headers)
+    singles = [
+        (await client.get(f"/api/v1/webhooks/{item['id']}", headers=headers)).content
+        for item in listed.json()
+    ]
+    assert len(singles) == len(variants)
+    assert listed.content == b"[" + b",".join(singles) + b"]"
+
+
 async def test_retry_schedule_explicit_or_exponential_with_jitter(
     running_app: RunningApp,
 ) -> None:

@@ -99,6 +99,23 @@ class StoreCore:
         except SQLAlchemyError as exc:
             raise _failure(exc, "read") from exc
 
+    def _id_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+        """An id as its 36-character text, made by the database (in C) rather than by a
+        Python type processor per row: SQLite keeps it as 32 hex digits."""
+        digits = [
+            sa.func.substr(column, start, length, type_=sa.String)
+            for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+        ]
+        text: sa.ColumnElement[str] = digits[0]
+        for part in digits[1:]:
+            text = text + "-" + part
+        return text
+
+    def _utc_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+        """A time as UTC text that begins ``YYYY-MM-DD HH:MM:SS``, without a Python type
+        processor: SQLite keeps it so already (naive UTC, with microseconds)."""
+        return sa.type_coerce(column, sa.String)
+
     async def _announce_work(self, connection: Connection) -> None:
         """Tell dispatchers in other processes that deliveries are due, when the caller's
         transaction commits; SQLite has only the in-process ``wakeup``."""

@@ -23,6 +23,14 @@ WORK_CHANNEL = "waypost_work"
 
 
 class PostgresStore(Store):
+    def _id_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+        return sa.cast(column, sa.Text)
+
+    def _utc_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+        return sa.func.to_char(
+            sa.func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS", type_=sa.String
+        )
+
     async def _announce_work(self, connection: Connection) -> None:
         # Delivered when the transaction commits, and only then: no worker wakes for rows
         # it cannot see yet.
