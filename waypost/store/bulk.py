@@ -1,4 +1,4 @@
-"""The hot path's statements for many rows at once, straight to the driver.
+"""Writes of the hot path, many rows at once, straight to the driver.
 
 Through SQLAlchemy Core, a statement run for many rows spends more on building each row's
 parameters and running each column's bind processor (a UUID to hex text and an aware
@@ -38,16 +38,6 @@ def _sqlite_time(value: datetime) -> str:
 
 def _as_is(value: Any) -> Any:
     return value
-
-
-def _sqlite_id_text(value: str) -> str:
-    return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
-
-
-def id_reader(dialect: str) -> Callable[[Any], str]:
-    """An id column read as the driver gives it (``sa.type_coerce(column, sa.String)``) to
-    the id's text: 32 hex digits on SQLite, asyncpg's UUID on PostgreSQL."""
-    return _sqlite_id_text if dialect == "sqlite" else str
 
 
 def encoder(dialect: str, type_: sa.types.TypeEngine[Any]) -> Encoder:

@@ -19,7 +19,7 @@ from waypost.domain.ack import order_key
 from waypost.domain.values import Candidate
 from waypost.errors import NotFound
 from waypost.store import schema as t
-from waypost.store.bulk import Bulk, id_reader
+from waypost.store.bulk import Bulk
 from waypost.store.core import StoreCore, active, dumps, valid_id
 from waypost.store.engine import Connection, Engines
 from waypost.store.models import (
@@ -45,26 +45,6 @@ _CLAIMED_COLUMNS = (
     d.c.attempt_count,
     d.c.payload,
     d.c.created_at,
-)
-
-# Built once: constructing the statement per event cost more than running it.
-_ROUTE_CANDIDATES = (
-    sa.select(
-        # As the driver gives it (see ``bulk.read_id``): sa.Uuid's processing cost more
-        # than the query for an event to 10,000 subscriptions.
-        sa.type_coerce(t.webhook_topics.c.webhook_id, sa.String).label("webhook_id"),
-        t.webhook_topics.c.topic,
-        t.webhooks.c.tracking_id,
-        t.webhooks.c.filters,
-        t.webhooks.c.fields,
-    )
-    .join(t.webhooks, t.webhooks.c.id == t.webhook_topics.c.webhook_id)
-    .where(
-        t.webhook_topics.c.tenant_id == sa.bindparam("tenant_id"),
-        t.webhook_topics.c.topic.in_(sa.bindparam("topics", expanding=True)),
-        t.webhook_topics.c.tracking_key.in_(sa.bindparam("keys", expanding=True)),
-        active(sa.bindparam("now", type_=t.webhooks.c.created_at.type)),
-    )
 )
 
 # How many events one group-committed ingest transaction takes at most (at least one request).
@@ -106,6 +86,25 @@ class DeliveryQueries(StoreCore):
         self._waiting_ingests: list[_IngestRequest] = []
         self._ingest_writer: asyncio.Task[None] | None = None
         self._handover: Handover | None = None
+        # Built once: constructing the statement per event cost more than running it.
+        self._route_candidates = (
+            sa.select(
+                # As text from the database: sa.Uuid's processing in Python cost more
+                # than the query for an event to 10,000 subscriptions.
+                self._id_text(t.webhook_topics.c.webhook_id).label("webhook_id"),
+                t.webhook_topics.c.topic,
+                t.webhooks.c.tracking_id,
+                t.webhooks.c.filters,
+                t.webhooks.c.fields,
+            )
+            .join(t.webhooks, t.webhooks.c.id == t.webhook_topics.c.webhook_id)
+            .where(
+                t.webhook_topics.c.tenant_id == sa.bindparam("tenant_id"),
+                t.webhook_topics.c.topic.in_(sa.bindparam("topics", expanding=True)),
+                t.webhook_topics.c.tracking_key.in_(sa.bindparam("keys", expanding=True)),
+                active(sa.bindparam("now", type_=t.webhooks.c.created_at.type)),
+            )
+        )
 
     def hand_over_to(self, handover: Handover) -> None:
         """Lease fresh deliveries to ``handover`` as they are stored, while it has room."""
@@ -125,12 +124,12 @@ class DeliveryQueries(StoreCore):
         number of matches, not the number of subscriptions.
         """
         parameters = {"tenant_id": tenant_id, "topics": list(topics), "keys": list(tracking_keys)}
-        grouped: dict[Any, list[Any]] = defaultdict(list)
+        grouped: dict[str, list[Any]] = defaultdict(list)
         async with self._read() as connection:
-            for row in await connection.execute(_ROUTE_CANDIDATES, {**parameters, "now": now}):
+            query = self._route_candidates
+            for row in await connection.execute(query, {**parameters, "now": now}):
                 grouped[row.webhook_id].append(row)
-            read = id_reader(connection.dialect.name)
-        return [_candidate(read(webhook_id), rows) for webhook_id, rows in grouped.items()]
+        return [_candidate(webhook_id, rows) for webhook_id, rows in grouped.items()]
 
     async def delivery_mappings(
         self, *, tenant_id: str, order_keys: Collection[str]
