@@ -20,7 +20,7 @@ from waypost.domain.values import NewDelivery
 from waypost.errors import Conflict, NotFound
 from waypost.store import Store
 from waypost.store import schema as t
-from waypost.store.bulk import Bulk
+from waypost.store.bulk import COPY_ROWS, Bulk
 from waypost.store.models import (
     AttemptRecord,
     ClaimedDelivery,
@@ -294,6 +294,45 @@ async def _events_at(store: Store, moment: datetime) -> list[Any]:
     async with store.engines.connect() as connection:
         query = sa.select(t.events.c.created_at).where(t.events.c.created_at == moment)
         return list(await connection.execute(query))
+
+
+async def test_a_failed_group_stores_none_of_its_bulk_rows(store: Store) -> None:
+    tenant = await make_tenant(store)
+    [sub] = await store.create_subscriptions(
+        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
+    )
+    [existing] = await _one_event(store, tenant.tenant_id, sub.id)
+
+    def event(event_id: str, deliveries: int) -> NewEvent:
+        return NewEvent(
+            id=event_id,
+            type="IN_TRANSIT",
+            tracking_id=None,
+            data="{}",
+            idempotency_key=None,
+            deliveries=tuple(
+                NewDelivery(id=str(uuid.uuid4()), webhook_id=sub.id, payload="{}")
+                for _ in range(deliveries)
+            ),
+        )
+
+    # Enough rows for PostgreSQL's COPY, events first and deliveries after: written in
+    # one transaction with a request that fails, then again alone.
+    many = [event(str(uuid.uuid4()), 2) for _ in range(COPY_ROWS)]
+    stored, failed = await asyncio.gather(
+        store.ingest(tenant_id=tenant.tenant_id, events=many, now=NOW),
+        store.ingest(tenant_id=tenant.tenant_id, events=[event(existing, 1)], now=NOW),
+        return_exceptions=True,
+    )
+    assert stored == [item.id for item in many]
+    assert isinstance(failed, IntegrityError)
+    async with store.engines.connect() as connection:
+        counts = (
+            await connection.exec_driver_sql(
+                "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM deliveries)"
+            )
+        ).one()
+    assert tuple(counts) == (1 + COPY_ROWS, 1 + 2 * COPY_ROWS)
 
 
 class RecordingHandover:

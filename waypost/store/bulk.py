@@ -51,6 +51,11 @@ def encoder(dialect: str, type_: sa.types.TypeEngine[Any]) -> Encoder:
     return _as_is
 
 
+COPY_ROWS = 1000
+"""From this many rows, an insert on PostgreSQL is a COPY: 10,000 delivery rows took
+150 ms where the pipelined insert took 280 ms, and an INSERT ... SELECT FROM unnest
+(arrays) 240 ms."""
+
 _Parameter = tuple[str | None, Encoder, Any]
 """A statement's parameter in its place: the row's key and its encoder, or, for a value
 fixed in the statement (``attempt_count + 1``), ``None`` and the encoded value."""
@@ -59,13 +64,17 @@ fixed in the statement (``attempt_count + 1``), ``None`` and the encoded value."
 class Bulk:
     """One INSERT or UPDATE run for many rows, each a dict of its bound parameters."""
 
-    def __init__(self, statement: sa.Insert | sa.Update) -> None:
+    def __init__(
+        self, statement: sa.Insert | sa.Update, copy_into: tuple[str, Sequence[str]] | None = None
+    ) -> None:
         self._statement = statement
+        self._copy_into = copy_into
         self._compiled: dict[str, tuple[str, tuple[_Parameter, ...]]] = {}
 
     @classmethod
     def insert(cls, table: sa.Table, columns: Sequence[str]) -> Bulk:
-        return cls(table.insert().values({name: sa.bindparam(name) for name in columns}))
+        statement = table.insert().values({name: sa.bindparam(name) for name in columns})
+        return cls(statement, copy_into=(table.name, tuple(columns)))
 
     def _for(self, dialect: sa.Dialect) -> tuple[str, tuple[_Parameter, ...]]:
         if dialect.name not in self._compiled:
@@ -83,9 +92,14 @@ class Bulk:
         return self._compiled[dialect.name]
 
     async def run(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        # An executemany: on PostgreSQL, asyncpg pipelines the prepared statement; one
-        # INSERT ... SELECT FROM unnest(arrays) measured no faster (10,000 rows: 660 ms
-        # against 520 ms).
+        if (
+            self._copy_into is not None
+            and len(rows) >= COPY_ROWS
+            and connection.dialect.name == "postgresql"
+        ):
+            await self._copy(connection, self._copy_into, rows)
+            return
+        # An executemany; asyncpg pipelines the prepared statement.
         sql, parameters = self._for(connection.dialect)
         await connection.exec_driver_sql(
             sql,
@@ -99,3 +113,18 @@ class Bulk:
                 for row in rows
             ],
         )
+
+    @staticmethod
+    async def _copy(
+        connection: Connection, into: tuple[str, Sequence[str]], rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """PostgreSQL's COPY, in the caller's transaction."""
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        if not driver.is_in_transaction():
+            # SQLAlchemy begins asyncpg's transaction with the first statement it runs; a
+            # COPY before that would commit on its own.
+            await connection.exec_driver_sql("SELECT 1")
+        table, columns = into
+        records = [tuple(row[name] for name in columns) for row in rows]
+        await driver.copy_records_to_table(table, records=records, columns=columns)

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncResult, create_async_engine
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.base import Executable
 
 from waypost.errors import ConfigurationError
@@ -54,6 +55,9 @@ class Connection(Protocol):
     def stream(self, statement: Executable) -> Awaitable[AsyncResult[Any]]:
         """Run a query whose rows are fetched as they are iterated."""
 
+    async def get_raw_connection(self) -> PoolProxiedConnection:
+        """The pooled DBAPI connection, for what only the driver does (COPY)."""
+
     async def run_sync(
         self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
@@ -75,6 +79,9 @@ class InlineConnection:
 
     async def exec_driver_sql(self, statement: str, parameters: Any = None) -> CursorResult[Any]:
         return self._connection.exec_driver_sql(statement, parameters)
+
+    async def get_raw_connection(self) -> PoolProxiedConnection:
+        return self._connection.connection
 
     async def stream(self, statement: Executable) -> AsyncResult[Any]:
         # sqlite3 steps its cursor as rows are fetched: nothing is read ahead of the consumer.
