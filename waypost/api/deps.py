@@ -73,7 +73,9 @@ class Services:
             await asyncio.gather(*self.background, return_exceptions=True)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread
+    # hand-off per request (about 130 µs of CPU on a 2 KB event).
     found: Services = request.app.state.services
     return found
 
