@@ -24,7 +24,7 @@ from waypost.api import (
     reports,
     webhooks,
 )
-from waypost.api.deps import Services
+from waypost.api.deps import Services, SlotReleaseMiddleware
 from waypost.api.errors import install_error_handlers
 from waypost.api.limits import Limiter
 from waypost.config import Settings
@@ -136,5 +136,6 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(oauth.router)
     web.install(app)
+    app.add_middleware(SlotReleaseMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

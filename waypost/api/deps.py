@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from fastapi import Depends, Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from waypost.api.limits import Limiter, SignInThrottle
 from waypost.config import Settings
@@ -27,6 +29,8 @@ JWT_PREFIX = "eyJ"
 # A revoked key stops working within this many seconds on every api process.
 _CACHE_SECONDS = 5.0
 _CACHE_SIZE = 10_000
+RELEASE_SLOT = "release_concurrency_slot"
+"""The request state's key of the callable that frees the caller's concurrency slot."""
 
 
 @dataclass
@@ -73,9 +77,18 @@ class Services:
             await asyncio.gather(*self.background, return_exceptions=True)
 
 
-def services(request: Request) -> Services:
+def running_services(request: Request) -> Services:
+    """This process's services. The auth dependencies call it directly rather than
+    through ``Depends(services)``: FastAPI solves a dependency anew wherever it is
+    declared, cached or not, and each costs some 15 µs per request."""
     found: Services = request.app.state.services
     return found
+
+
+async def services(request: Request) -> Services:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread
+    # hand-off per request (about 130 µs of CPU on a 2 KB event).
+    return running_services(request)
 
 
 def utcnow() -> datetime:
@@ -115,8 +128,9 @@ async def _principal_for_access_token(svc: Services, token: str) -> Principal:
     )
 
 
-async def authenticate(request: Request, svc: Services = Depends(services)) -> Principal:
+async def authenticate(request: Request) -> Principal:
     """``Authorization: Bearer <key>``, or Bring's ``X-Mybring-API-Uid`` + ``X-Mybring-API-Key``."""
+    svc = running_services(request)
     authorization = request.headers.get("authorization")
     uid = request.headers.get("x-mybring-api-uid")
     bring_key = request.headers.get("x-mybring-api-key")
@@ -148,14 +162,11 @@ def caller_key(principal: Principal) -> str:
     return principal.user_id or principal.credential_id
 
 
-async def limited(
-    request: Request,
-    principal: Principal = Depends(authenticate),
-    svc: Services = Depends(services),
-) -> AsyncIterator[Principal]:
+async def limited(request: Request, principal: Principal = Depends(authenticate)) -> Principal:
     """The caller, if its scopes allow the request, counted against the tenant's rate and
-    the caller's concurrency limit."""
-    missing = allows(principal.scopes, request.method, request.url.path)
+    the caller's concurrency limit (``SlotReleaseMiddleware`` frees the slot)."""
+    svc = running_services(request)
+    missing = allows(principal.scopes, request.method, request.scope["path"])
     if missing == "API key":
         raise Forbidden("only an API key may do this, not an OAuth token")
     if missing is not None:
@@ -163,7 +174,26 @@ async def limited(
     svc.limiter.take_token(principal.tenant_id)
     caller = caller_key(principal)
     svc.limiter.enter(caller, "api")
-    try:
-        yield principal
-    finally:
-        svc.limiter.leave(caller, "api")
+    request.scope["state"][RELEASE_SLOT] = partial(svc.limiter.leave, caller, "api")
+    return principal
+
+
+class SlotReleaseMiddleware:
+    """Frees the concurrency slot ``limited`` took once the app is done with the request,
+    answered or failed. A dependency with ``yield`` would do the same at some 70 µs more
+    per request (FastAPI's exit stack and cancel scope)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            release = state.pop(RELEASE_SLOT, None)
+            if release is not None:
+                release()
