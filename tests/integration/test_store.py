@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
-from tests.support.tenants import make_tenant
+from tests.support.tenants import TenantCredentials, make_tenant
 from waypost.domain.keys import digest
 from waypost.domain.values import NewDelivery
 from waypost.errors import Conflict, NotFound
@@ -28,6 +28,7 @@ from waypost.store.models import (
     Header,
     Lease,
     NewEvent,
+    Subscription,
     SubscriptionSpec,
 )
 from waypost.store.schema import metadata
@@ -115,6 +116,15 @@ async def test_routing_candidates_follow_the_index(store: Store) -> None:
     )
 
 
+async def _subscribed(store: Store) -> tuple[TenantCredentials, Subscription]:
+    """A tenant with one subscription (``spec()``)."""
+    tenant = await make_tenant(store)
+    [sub] = await store.create_subscriptions(
+        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
+    )
+    return tenant, sub
+
+
 async def _one_event(store: Store, tenant_id: str, webhook_id: str, count: int = 1) -> list[str]:
     events = [
         NewEvent(
@@ -154,10 +164,7 @@ async def test_idempotency_key_returns_the_first_event(store: Store) -> None:
 
 
 async def test_concurrent_claims_never_share_a_delivery(store: Store) -> None:
-    tenant = await make_tenant(store)
-    [sub] = await store.create_subscriptions(
-        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
-    )
+    tenant, sub = await _subscribed(store)
     await _one_event(store, tenant.tenant_id, sub.id, count=200)
     lease = NOW + timedelta(seconds=60)
     batches = await asyncio.gather(
@@ -174,10 +181,7 @@ async def test_concurrent_claims_never_share_a_delivery(store: Store) -> None:
 async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record(
     store: Store,
 ) -> None:
-    tenant = await make_tenant(store)
-    [sub] = await store.create_subscriptions(
-        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
-    )
+    tenant, sub = await _subscribed(store)
     await _one_event(store, tenant.tenant_id, sub.id)
     [first] = await store.claim_due(
         owner="dead", limit=10, now=NOW, lease_until=NOW + timedelta(seconds=5)
@@ -218,10 +222,7 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
 async def test_a_body_equal_to_the_event_data_is_not_copied_yet_sent_and_reported(
     store: Store,
 ) -> None:
-    tenant = await make_tenant(store)
-    [sub] = await store.create_subscriptions(
-        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
-    )
+    tenant, sub = await _subscribed(store)
     data = '{"id":7,"title":"x"}'
     bodies = {"plain": data, "selected": '{"id":7}'}
     event = NewEvent(
@@ -297,10 +298,7 @@ async def _events_at(store: Store, moment: datetime) -> list[Any]:
 
 
 async def test_a_failed_group_stores_none_of_its_bulk_rows(store: Store) -> None:
-    tenant = await make_tenant(store)
-    [sub] = await store.create_subscriptions(
-        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
-    )
+    tenant, sub = await _subscribed(store)
     [existing] = await _one_event(store, tenant.tenant_id, sub.id)
 
     def event(event_id: str, deliveries: int) -> NewEvent:
@@ -363,10 +361,7 @@ class RecordingHandover:
 async def test_fresh_deliveries_are_stored_leased_to_the_local_dispatcher_while_it_has_room(
     store: Store,
 ) -> None:
-    tenant = await make_tenant(store)
-    [sub] = await store.create_subscriptions(
-        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
-    )
+    tenant, sub = await _subscribed(store)
     handover = RecordingHandover(room=3)
     store.hand_over_to(handover)
     await _one_event(store, tenant.tenant_id, sub.id, count=5)
@@ -400,10 +395,7 @@ async def test_fresh_deliveries_are_stored_leased_to_the_local_dispatcher_while_
 
 
 async def test_deleted_subscription_is_gone_everywhere(store: Store) -> None:
-    tenant = await make_tenant(store)
-    [sub] = await store.create_subscriptions(
-        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[spec()], now=NOW
-    )
+    tenant, sub = await _subscribed(store)
     await store.delete_subscription(tenant_id=tenant.tenant_id, subscription_id=sub.id, now=NOW)
     with pytest.raises(NotFound):
         await store.get_subscription(tenant_id=tenant.tenant_id, subscription_id=sub.id, now=NOW)
