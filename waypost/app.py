@@ -30,6 +30,7 @@ from waypost.api.limits import Limiter
 from waypost.config import Settings
 from waypost.delivery.dispatcher import Dispatcher
 from waypost.delivery.outbound_auth import outbound
+from waypost.heap import freeze_startup_objects
 from waypost.reports.worker import ReportWorker
 from waypost.store import open_store
 
@@ -101,6 +102,7 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
                 dispatching = asyncio.gather(
                     dispatcher.run(stop), ReportWorker(store, sender, settings).run(stop)
                 )
+            freeze_startup_objects()
             log.info("api_started database=%s dispatcher=%s", store.dialect, roles.dispatcher)
             try:
                 yield

@@ -23,6 +23,7 @@ from waypost.delivery.outbound_auth import outbound
 from waypost.domain.keys import issue_key
 from waypost.domain.passwords import hash_password
 from waypost.errors import WaypostError
+from waypost.heap import freeze_startup_objects
 from waypost.listen import listen as listen_forever
 from waypost.reports.worker import ReportWorker
 from waypost.store import Store, open_store
@@ -137,6 +138,7 @@ async def _work(settings: Settings) -> None:
     try:
         wakeup = asyncio.Event()
         async with outbound(settings) as (sender, authenticator), store.work_signals(wakeup):
+            freeze_startup_objects()
             await asyncio.gather(
                 Dispatcher(store, sender, settings, authenticator=authenticator, wakeup=wakeup).run(
                     stop
