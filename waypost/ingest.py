@@ -78,13 +78,14 @@ def _new_event(
         group=event_type.group,
         tracking_id=item.tracking_id,
         data=item.data,
+        data_json=orjson.dumps(item.data).decode(),
         created_at=now,
     )
     return NewEvent(
         id=incoming.id,
         type=item.type,
         tracking_id=item.tracking_id,
-        data=orjson.dumps(item.data).decode(),
+        data=incoming.data_json,
         idempotency_key=item.idempotency_key,
         deliveries=plan(incoming, candidates, additions),
     )

@@ -79,6 +79,7 @@ def preview(
         group=event_type.group,
         tracking_id=subscription.tracking_id,
         data=data,
+        data_json=orjson.dumps(data).decode(),
         created_at=now,
     )
     matched = plan(event, [candidate_of(subscription)])

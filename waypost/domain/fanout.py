@@ -29,6 +29,8 @@ class IncomingEvent:
     group: str
     tracking_id: str | None
     data: Mapping[str, Any]
+    data_json: str
+    """``data`` as JSON, made once: the body of every subscription that takes it unchanged."""
     created_at: datetime
 
 
@@ -79,7 +81,6 @@ def plan(
     """
     # A subscription receives an event if it names the event's type or the type's group.
     topics = (event.type, event.group)
-    plain: str | None = None
     deliveries = []
     for candidate in candidates:
         if not _receives(candidate, event, topics):
@@ -89,9 +90,7 @@ def plan(
         elif candidate.fields is not None:
             payload = orjson.dumps(_compiled_selection(candidate.fields).apply(event.data)).decode()
         else:
-            if plain is None:
-                plain = orjson.dumps(event.data).decode()
-            payload = plain
+            payload = event.data_json
         if additions and candidate.id in additions and candidate.tracking_id is None:
             payload = orjson.dumps({**orjson.loads(payload), **additions[candidate.id]}).decode()
         deliveries.append(NewDelivery(id=new_id(), webhook_id=candidate.id, payload=payload))
