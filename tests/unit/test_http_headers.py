@@ -81,3 +81,26 @@ def test_unsendable_names_the_header_never_its_value() -> None:
     assert problem == "header 'X-Key': value must not contain control characters"
     bad_name = headers.unsendable({"X Key\n": "top-secret"})
     assert bad_name == f"header name 'X Key\\n': {headers.NAME_RULE}"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("X-Key", "plain"),
+        ("X-Key", "tab\there"),
+        ("X-Key", "no\u00a0break space"),
+        ("X-Key", "line\u2028separator"),
+        ("X-Key", "é ✓"),
+        ("X\nKey", "v"),
+        ("X Key", "v"),
+        ("", "v"),
+        ("X-Key", "a\rb"),
+        ("X-Key", "a\x7f"),
+        ("Ключ", "v"),
+    ],
+)
+def test_unsendable_agrees_with_the_rules_of_each_header(key: str, value: str) -> None:
+    """The quick path for the usual case decides as the header-by-header rules do."""
+    fine = headers.is_name(key) and headers.is_value(value)
+    together = {"Content-Type": "application/json", key: value, "webhook-id": "msg_1"}
+    assert (headers.unsendable(together) is None) == fine

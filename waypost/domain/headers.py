@@ -16,6 +16,7 @@ from waypost.errors import ValidationFailed
 
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _NAME = re.compile(_TOKEN)
+_NAME_LINES = re.compile(rf"{_TOKEN}(?:\n{_TOKEN})*")
 # Every C0 control character but horizontal tab, and DEL: what aiohttp refuses to send.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
@@ -61,6 +62,12 @@ def check_media_type(field: str, text: str) -> None:
 def unsendable(headers: Mapping[str, str]) -> str | None:
     """Why ``headers`` cannot be sent, naming the header but not its value; ``None`` if
     they can."""
+    # Every request is checked, so the usual case is made quick: printable text holds no
+    # control character (nor a tab, which sends the rare header with one the long way),
+    # and then no name holds the line break that separates the names here.
+    printable = " ".join((*headers, *headers.values())).isprintable()
+    if printable and _NAME_LINES.fullmatch("\n".join(headers)):
+        return None
     for key, value in headers.items():
         if not is_name(key):
             return f"header name {key!r}: {NAME_RULE}"
