@@ -335,9 +335,10 @@ def _csrf(page: str) -> str:
     return match.group(1)
 
 
-async def test_the_dashboard_form_shows_an_unsendable_header_as_an_error(
+async def test_the_dashboard_shows_an_unsendable_header_as_an_error(
     running_app: RunningApp,
 ) -> None:
+    """In the "Add Webhook" form, and in "Send test" of one stored before the rules."""
     tenant = await running_app.tenant()
     client = running_app.client
     sign_in = await client.get("/sign-in")
@@ -372,3 +373,24 @@ async def test_the_dashboard_form_shows_an_unsendable_header_as_an_error(
     assert SECRET not in posted.text
     listed = await client.get("/api/v1/webhooks", headers=tenant.headers)
     assert listed.json() == []
+
+    async with Receiver() as receiver:
+        stored = await store_subscriptions(
+            running_app,
+            tenant,
+            {
+                "/old": stored_spec(
+                    receiver.url("/old"),
+                    headers=(Header(key="X-Api-Key", value=f"{SECRET}\r\nX-Injected: 1"),),
+                )
+            },
+        )
+        detail = await client.get(f"/webhooks/{stored['/old']}")
+        assert detail.status_code == 200, detail.text
+        tested = await client.post(
+            f"/webhooks/{stored['/old']}/test", data={"csrf_token": _csrf(detail.text)}
+        )
+    assert tested.status_code == 200, tested.text
+    assert receiver.requests == []
+    assert "cannot build the request: header &#39;X-Api-Key&#39;: value " + CONTROL in tested.text
+    assert SECRET not in tested.text
