@@ -13,7 +13,10 @@ API turns each class into Event Cast's error body ``{"uuid", "status",
     ├── Conflict                 409  duplicate subscription, object in use
     ├── RateLimited              429  a tenant exceeded a limit
     ├── ConfigurationError       500  bad settings (raised at start-up)
-    └── StoreError               500  the database failed
+    ├── StoreError               500  the database failed
+    └── Unsendable               500  a stored subscription or auth method cannot make a
+                                      request (saved before a rule refused it): the
+                                      attempt fails with the reason, never an API answer
 """
 
 from __future__ import annotations
@@ -62,4 +65,10 @@ class ConfigurationError(WaypostError):
 
 
 class StoreError(WaypostError):
+    status = 500
+
+
+class Unsendable(WaypostError):
+    """The reason names the field or header at fault, never a header value."""
+
     status = 500

@@ -68,6 +68,21 @@ async def test_timeout_and_refused_connection() -> None:
     assert refused.failure == FailureKind.CONNECTION_ERROR
 
 
+@pytest.mark.parametrize("allow_private", [True, False])
+@pytest.mark.parametrize(
+    "url", ["http://1.1.1.1:99999/hook", "http://[::1/hook", "http:///hook", "ftp://host/hook"]
+)
+async def test_a_url_that_cannot_be_requested_fails_as_unsendable(
+    url: str, allow_private: bool
+) -> None:
+    """Such URLs are refused at create time; one stored before is no connection error to
+    retry, and never an exception."""
+    async with sender(allow_private_targets=allow_private) as client:
+        result = await client.send(post(url))
+    assert (result.failure, result.status_code) == (FailureKind.UNSENDABLE, None)
+    assert result.error == f"not a valid http or https URL: {url}"
+
+
 async def test_untrusted_certificate_fails_and_a_ca_bundle_fixes_it(tmp_path: Path) -> None:
     ca = trustme.CA()
     bundle = tmp_path / "ca.pem"

@@ -17,6 +17,7 @@ from waypost.domain.auth import (
     JwtMethod,
     OAuth2Method,
     check_jwt,
+    check_oauth2,
     jwt_header,
     public_view,
     token_lifetime,
@@ -70,6 +71,37 @@ def test_keys_that_cannot_sign_are_refused_naming_the_field() -> None:
     check_jwt(JwtMethod(algorithm="HS256", key=encoded, key_is_base64=True))
 
 
+@pytest.mark.parametrize(
+    ("header", "prefix", "reason"),
+    [
+        ("X Token", "Bearer", "header: must be an HTTP token"),
+        ("Authorization\r\nX-Injected", "Bearer", "header: must be an HTTP token"),
+        ("Authorization", "Bearer\r\nX-Injected: 1", "prefix: must not contain control"),
+        ("Authorization", "Bearer\x00", "prefix: must not contain control characters"),
+    ],
+)
+def test_header_names_and_prefixes_that_cannot_be_sent_are_refused(
+    header: str, prefix: str, reason: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        check_jwt(JwtMethod(algorithm="HS256", key=KEY, header=header, prefix=prefix))
+    assert refused.value.reason.startswith(reason)
+    check_jwt(JwtMethod(algorithm="HS256", key=KEY, header="X-Token", prefix="JWT\t"))
+
+
+def test_a_stored_key_that_cannot_sign_fails_signing_naming_the_field() -> None:
+    """A key saved before it was checked: signing says which field, and no secret."""
+    with pytest.raises(ValidationFailed) as refused:
+        jwt_header(
+            JwtMethod(algorithm="RS256", key="not-a-pem-secret"),
+            delivery_id="d",
+            body=BODY,
+            now=NOW,
+        )
+    assert refused.value.reason.startswith("private_key: cannot sign RS256 with it")
+    assert "not-a-pem-secret" not in refused.value.reason
+
+
 METHOD = OAuth2Method(
     client_id="waypost",
     client_secret="s3cret",
@@ -78,6 +110,23 @@ METHOD = OAuth2Method(
     scope="webhooks",
     headers=(("X-Tenant", "acme"),),
 )
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ((("X-Tenant", "acme"), ("X Bad", "v")), "headers[1].key: must be an HTTP token"),
+        ((("X-Tenant", "ac\nme"),), "headers[0].value: must not contain control characters"),
+    ],
+)
+def test_oauth2_headers_that_cannot_be_sent_are_refused(
+    headers: tuple[tuple[str, str], ...], reason: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        check_oauth2(OAuth2Method(**{**METHOD.__dict__, "headers": headers}))
+    assert refused.value.reason.startswith(reason)
+    assert "acme" not in refused.value.reason
+    check_oauth2(METHOD)
 
 
 def test_token_requests_in_each_encoding() -> None:

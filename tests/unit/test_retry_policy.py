@@ -62,6 +62,31 @@ def test_refused_targets_and_rejected_acks_are_not_retried() -> None:
         assert BRINGG.decide(1, Outcome(kind=kind), NOW, RNG).verdict == Verdict.FAILED
 
 
+def test_settings_that_cannot_make_a_request_fail_at_once() -> None:
+    outcome = Outcome(kind=OutcomeKind.UNSENDABLE, reason="cannot build the request: header 'X'")
+    decision = BRINGG.decide(1, outcome, NOW, RNG)
+    assert (decision.verdict, decision.next_attempt_at) == (Verdict.FAILED, None)
+    assert decision.reason == "cannot build the request: header 'X' is not retried"
+
+
+def test_internal_errors_are_retried_on_the_schedule_then_fail() -> None:
+    outcome = Outcome(kind=OutcomeKind.INTERNAL_ERROR, reason="internal error: KeyError")
+    for attempt in (1, 2, 3):
+        decision = BRINGG.decide(attempt, outcome, NOW, RNG)
+        assert decision.verdict == Verdict.RETRY
+        assert decision.next_attempt_at == NOW + timedelta(seconds=60)
+    last = BRINGG.decide(4, outcome, NOW, RNG)
+    assert (last.verdict, last.reason) == (
+        Verdict.FAILED,
+        "internal error: KeyError after 4 attempts",
+    )
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "1.5", "-3", ""])
+def test_retry_after_seconds_are_ascii_digits_only(value: str) -> None:
+    assert parse_retry_after(value, NOW) is None
+
+
 def test_429_waits_for_retry_after_in_seconds_or_as_a_date() -> None:
     seconds = BRINGG.decide(1, answer(429, retry_after="120"), NOW, RNG)
     assert seconds.next_attempt_at == NOW + timedelta(seconds=120)

@@ -28,6 +28,17 @@ def test_duplicate_header_names_are_rejected_case_insensitively() -> None:
         rules.check_headers([("Authorization", "a"), ("authorization", "b")])
 
 
+def test_each_header_must_be_sendable_and_the_field_is_named_as_the_body_has_it() -> None:
+    pairs = [("Authorization", "Bearer a"), ("X-Key", "secret\r\nX-Injected: 1")]
+    with pytest.raises(ValidationFailed) as refused:
+        rules.check_headers(pairs)
+    assert refused.value.reason == (
+        "configuration.headers[1].value: must not contain control characters"
+    )
+    with pytest.raises(ValidationFailed, match=r"^headers\[0\]\.key: must be an HTTP token"):
+        rules.check_headers([("X Key", "v")], "headers")
+
+
 @pytest.mark.parametrize("wildcard", ["*", "ALL", "all"])
 def test_wildcard_groups_are_rejected(wildcard: str) -> None:
     with pytest.raises(ValidationFailed, match="wildcards"):

@@ -17,6 +17,7 @@ from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.responses import Json, JsonObject
 from waypost.delivery.outbound import PushOutcome, preview, sample_type, send_test_push
 from waypost.delivery.targets import check_target_url
+from waypost.domain import headers as http_headers
 from waypost.domain import subscriptions as rules
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
 from waypost.domain.eventcast import format_time, format_utc_text
@@ -42,14 +43,22 @@ _STRICT = ConfigDict(extra="forbid", strict=True)
 
 class HeaderIn(BaseModel):
     model_config = _STRICT
-    key: str = Field(min_length=1, pattern=r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-    value: str = Field(description="Write-only: never returned by any response")
+    key: str = Field(description="An HTTP token: letters, digits and !#$%&'*+-.^_`|~")
+    value: str = Field(
+        description="Write-only: never returned by any response. No control characters "
+        "but horizontal tab."
+    )
 
 
 class ConfigurationIn(BaseModel):
     model_config = _STRICT
     url: str = Field(min_length=1, max_length=rules.MAX_URL)
-    content_type: str | None = Field(default=None, min_length=1, max_length=rules.MAX_CONTENT_TYPE)
+    content_type: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=rules.MAX_CONTENT_TYPE,
+        description="A media type, e.g. application/json; charset=utf-8",
+    )
     headers: list[HeaderIn] = Field(default_factory=list)
 
 
@@ -203,6 +212,8 @@ def _specs(
     check_target_url(configuration.url, allow_private=svc.settings.allow_private_targets)
     pairs = [(header.key, header.value) for header in configuration.headers]
     rules.check_headers(pairs)
+    content_type = configuration.content_type or "application/json"
+    http_headers.check_media_type("configuration.content_type", content_type)
     groups = rules.check_event_groups(body.event_groups or [], custom)
     types = rules.check_event_types(body.event_types or [], custom)
     if not groups and not types:
@@ -215,7 +226,7 @@ def _specs(
         SubscriptionSpec(
             tracking_id=tracking_id,
             url=configuration.url,
-            content_type=configuration.content_type or "application/json",
+            content_type=content_type,
             headers=tuple(Header(key=key, value=value) for key, value in pairs),
             event_groups=groups,
             event_types=types,
@@ -654,7 +665,7 @@ async def patch_webhook(
     headers = None
     if body.headers is not None:
         pairs = [(header.key, header.value) for header in body.headers]
-        rules.check_headers(pairs)
+        rules.check_headers(pairs, "headers")
         headers = [Header(key=key, value=value) for key, value in pairs]
     subscription = await svc.store.change_auth(
         tenant_id=principal.tenant_id,

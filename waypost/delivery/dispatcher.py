@@ -35,7 +35,7 @@ from waypost.domain.retry import (
     Verdict,
     classify_response,
 )
-from waypost.errors import ConfigurationError, WaypostError
+from waypost.errors import ConfigurationError, Unsendable, WaypostError
 from waypost.store import Store
 from waypost.store.models import (
     SUBSCRIPTION_ENDED,
@@ -55,6 +55,8 @@ _FAILURE_OUTCOMES = {
     FailureKind.REFUSED_TARGET: OutcomeKind.REFUSED_TARGET,
     # A token endpoint that is down now may be up at the next retry.
     FailureKind.AUTH_ERROR: OutcomeKind.CONNECTION_ERROR,
+    FailureKind.UNSENDABLE: OutcomeKind.UNSENDABLE,
+    FailureKind.INTERNAL_ERROR: OutcomeKind.INTERNAL_ERROR,
 }
 _VERDICT_STATUS = {
     Verdict.DELIVERED: DeliveryStatus.DELIVERED,
@@ -234,7 +236,8 @@ class Dispatcher:
         if self._capacity() >= self._refill_at:
             self._room.set()
         if not task.cancelled() and task.exception() is not None:
-            # A defect; the delivery is sent again when its lease ends.
+            # ``_deliver`` records every failure of the attempt itself, so this is a defect
+            # in recording it; the delivery is sent again when its lease ends.
             log.error("deliver_crashed", exc_info=task.exception())
 
     async def _load_targets(self, webhook_ids: set[str], now: datetime) -> dict[str, _Target]:
@@ -285,16 +288,18 @@ class Dispatcher:
         )
         for _ in range(2):
             credentials = None
-            if target.auth is not None:
-                try:
+            try:
+                if target.auth is not None:
                     credentials = await self._authenticator.credentials(
                         target.auth, delivery_id=delivery.id, body=body, now=now
                     )
-                except TokenUnavailable as exc:
-                    return SendResult.failed_before_sending(FailureKind.AUTH_ERROR, str(exc)), {}
-            request = build_request(
-                target, body, delivery.id, now, credentials.headers if credentials else None
-            )
+                request = build_request(
+                    target, body, delivery.id, now, credentials.headers if credentials else None
+                )
+            except TokenUnavailable as exc:
+                return SendResult.failed_before_sending(FailureKind.AUTH_ERROR, str(exc)), {}
+            except Unsendable as exc:
+                return SendResult.failed_before_sending(FailureKind.UNSENDABLE, exc.reason), {}
             result = await self._sender.send(
                 OutboundRequest(
                     url=request.url, headers=request.headers, body=body, timeout=timeout
@@ -311,12 +316,29 @@ class Dispatcher:
         return result, request.headers
 
     async def _deliver(self, delivery: ClaimedDelivery, target: _Target) -> None:
+        """One attempt, always recorded: whatever fails on the way (credentials, signing,
+        building, sending, judging the answer) is the attempt's outcome, so a delivery
+        never waits for its lease to run out only to fail the same way again."""
         now = self._clock()
         subscription = target.send.subscription
-        result, sent_headers = await self._send(delivery, target.send, now)
-        # Retry-After and the backoff count from the answer, not from the request.
-        answered = self._clock()
-        outcome, ack = _outcome(result, delivery, target.send, answered)
+        try:
+            result, sent_headers = await self._send(delivery, target.send, now)
+            # Retry-After and the backoff count from the answer, not from the request.
+            answered = self._clock()
+            outcome, ack = _outcome(result, delivery, target.send, answered)
+        except Exception as exc:
+            # A defect. Only the exception's type goes into the attempt, which users see:
+            # its message may quote a header value or another secret.
+            reason = f"internal error: {_type_name(exc)} (see the log)"
+            log.exception("deliver_failed_locally delivery_id=%s reason=%s", delivery.id, reason)
+            result = SendResult.failed_before_sending(FailureKind.INTERNAL_ERROR, reason)
+            sent_headers = {}
+            answered = self._clock()
+            outcome, ack = _outcome(result, delivery, target.send, answered)
+        if result.failure == FailureKind.UNSENDABLE:
+            log.warning(
+                "deliver_failed_locally delivery_id=%s reason=%s", delivery.id, result.error
+            )
         number = delivery.attempt_count + 1
         decision = target.policy.decide(number, outcome, answered, self._rng)
         delivered = decision.verdict == Verdict.DELIVERED
@@ -397,6 +419,13 @@ def _outcome(
             kind=OutcomeKind.ACK_REJECTED, status_code=result.status_code, reason=parsed.rejection
         ), None
     return outcome, parsed.accepted
+
+
+def _type_name(exc: BaseException) -> str:
+    kind = type(exc)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _excerpt(body: bytes, limit: int) -> str:

@@ -14,10 +14,12 @@ import orjson
 from waypost.delivery.outbound_auth import Authenticator, TokenUnavailable
 from waypost.delivery.sender import OutboundRequest, Sender, SendResult
 from waypost.domain import eventcast
+from waypost.domain import headers as http_headers
 from waypost.domain.catalog import EVENT_TYPES, EventType, group_members
 from waypost.domain.fanout import IncomingEvent, plan
 from waypost.domain.signing import signature_headers
 from waypost.domain.values import Candidate
+from waypost.errors import Unsendable
 from waypost.store.models import SendTarget, Subscription
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,10 @@ def build_request(
 ) -> OutboundRequest:
     """Content-Type, Bring's headers for Event Cast subscriptions, the subscription's static
     headers, its auth method's ``credentials``, and Standard Webhooks signature headers
-    over exactly ``body``."""
+    over exactly ``body``.
+
+    Raises ``Unsendable`` for a header that cannot be sent (saved before the rules refused
+    it): the sender would fail on it every time."""
     subscription = target.subscription
     headers = {"Content-Type": subscription.content_type}
     if subscription.tracking_id is not None:
@@ -41,6 +46,9 @@ def build_request(
         headers[header.key] = header.value
     headers.update(credentials or {})
     headers.update(signature_headers(target.secrets, message_id, int(now.timestamp()), body))
+    problem = http_headers.unsendable(headers)
+    if problem is not None:
+        raise Unsendable(f"cannot build the request: {problem}")
     return OutboundRequest(url=subscription.url, headers=headers, body=body)
 
 
@@ -108,7 +116,7 @@ class PushOutcome:
     headers: mask them before showing it anywhere."""
 
     request: OutboundRequest | None
-    """``None`` when the auth method's token could not be had."""
+    """``None`` when the auth method's token could not be had or the request built."""
     result: SendResult | None
     error: str | None
 
@@ -123,17 +131,17 @@ async def send_test_push(
     """Send one dummy request, with no retry (Bring: failures go unnoticed, we log them)."""
     message_id = f"test_{uuid.uuid4().hex}"
     body = test_payload(target.subscription, event_type, now)
-    credentials = None
-    if target.auth is not None:
-        try:
+    try:
+        credentials = None
+        if target.auth is not None:
             found = await authenticator.credentials(
                 target.auth, delivery_id=message_id, body=body, now=now
             )
-        except TokenUnavailable as exc:
-            log.warning("test_push_failed webhook_id=%s error=%s", target.subscription.id, exc)
-            return PushOutcome(request=None, result=None, error=str(exc))
-        credentials = found.headers
-    request = build_request(target, body, message_id, now, credentials)
+            credentials = found.headers
+        request = build_request(target, body, message_id, now, credentials)
+    except (TokenUnavailable, Unsendable) as exc:
+        log.warning("test_push_failed webhook_id=%s error=%s", target.subscription.id, exc)
+        return PushOutcome(request=None, result=None, error=str(exc))
     result = await sender.send(request)
     log.info(
         "test_push_sent webhook_id=%s status=%s error=%s duration_ms=%.1f",

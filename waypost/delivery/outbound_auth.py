@@ -18,7 +18,8 @@ from datetime import datetime
 import orjson
 
 from waypost.config import Settings
-from waypost.delivery.sender import OutboundRequest, Sender
+from waypost.delivery.sender import FailureKind, OutboundRequest, Sender
+from waypost.domain import headers as http_headers
 from waypost.domain.auth import (
     AuthMethod,
     JwtMethod,
@@ -27,6 +28,7 @@ from waypost.domain.auth import (
     token_lifetime,
     token_request,
 )
+from waypost.errors import Unsendable, ValidationFailed
 
 
 class TokenUnavailable(Exception):
@@ -55,9 +57,14 @@ class Authenticator:
     async def credentials(
         self, method: AuthMethod, *, delivery_id: str, body: bytes, now: datetime
     ) -> Credentials:
-        """The headers ``method`` adds to one attempt; raises ``TokenUnavailable``."""
+        """The headers ``method`` adds to one attempt; raises ``TokenUnavailable`` (worth a
+        retry) or ``Unsendable`` (the method's stored settings cannot work)."""
         if isinstance(method, JwtMethod):
-            name, value = jwt_header(method, delivery_id=delivery_id, body=body, now=now)
+            try:
+                name, value = jwt_header(method, delivery_id=delivery_id, body=body, now=now)
+            except ValidationFailed as exc:
+                # A key saved before the create-time checks, or one they would refuse now.
+                raise Unsendable(f"auth method: {exc.reason}") from exc
             return Credentials(headers={name: value})
         token = await self._token(method)
         headers = dict(method.headers)
@@ -90,6 +97,8 @@ class Authenticator:
             OutboundRequest(url=request.url, headers=request.headers, body=request.body)
         )
         where = f"token request to {method.token_url}"
+        if result.failure == FailureKind.UNSENDABLE:
+            raise Unsendable(f"{where} failed: {result.error}")
         if result.status_code is None:
             raise TokenUnavailable(f"{where} failed: {result.error}")
         if result.status_code != 200:
@@ -101,6 +110,9 @@ class Authenticator:
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
             raise TokenUnavailable(f"{where} failed: no access_token in the answer")
+        if not http_headers.is_value(token):
+            # It would break the Authorization header; the next answer may be better.
+            raise TokenUnavailable(f"{where} failed: the access_token {http_headers.VALUE_RULE}")
         return _Token(token, started + token_lifetime(answer.get("expires_in")))
 
 

@@ -43,6 +43,10 @@ class FailureKind(StrEnum):
     TLS_ERROR = "tls_error"
     REFUSED_TARGET = "refused_target"
     AUTH_ERROR = "auth_error"
+    UNSENDABLE = "unsendable"
+    """The subscription's stored URL, headers or credentials cannot make a request."""
+    INTERNAL_ERROR = "internal_error"
+    """An unexpected exception on waypost's side of the attempt: a defect."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,7 +86,11 @@ class SendResult:
 @lru_cache(maxsize=4096)
 def _refused_literal(url: str) -> str | None:
     """aiohttp skips the resolver for literal IP hosts, so those are checked here."""
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        # Not a URL at all (an unclosed IPv6 bracket): aiohttp refuses it as InvalidURL.
+        return None
     ip = literal_address(host)
     if ip is not None and is_forbidden_address(ip):
         return refused_reason(host, ip)
@@ -217,5 +225,8 @@ class Sender:
             if isinstance(exc.os_error, TargetRefused):
                 return failed(FailureKind.REFUSED_TARGET, str(exc.os_error))
             return failed(FailureKind.CONNECTION_ERROR, f"cannot connect: {exc.os_error or exc}")
+        except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
+            # Stored before the create-time checks refused it; waiting will not mend it.
+            return failed(FailureKind.UNSENDABLE, f"not a valid http or https URL: {exc}")
         except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
             return failed(FailureKind.CONNECTION_ERROR, f"{type(exc).__name__}: {exc}")

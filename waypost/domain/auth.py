@@ -21,6 +21,7 @@ from urllib.parse import urlencode, urlsplit
 import jwt
 import orjson
 
+from waypost.domain import headers as http_headers
 from waypost.errors import ValidationFailed
 
 JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "ES256"]
@@ -86,22 +87,36 @@ def signing_key(method: JwtMethod) -> bytes | str:
         raise ValidationFailed("signature.key: not valid base64") from exc
 
 
-def check_jwt(method: JwtMethod) -> JwtMethod:
-    """Refuse a key that cannot sign with the method's algorithm, naming the field."""
-    field = "signature.key" if method.algorithm in SHARED_KEY_ALGORITHMS else "private_key"
+def _key_field(method: JwtMethod) -> str:
+    return "signature.key" if method.algorithm in SHARED_KEY_ALGORITHMS else "private_key"
+
+
+def _sign(method: JwtMethod, claims: dict[str, Any]) -> str:
+    """``claims`` signed with the method's key, or ``ValidationFailed`` naming the key's
+    field: at create time, and at send time for a key stored before it was checked."""
     key = signing_key(method)
-    # RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
-    minimum = int(method.algorithm[2:]) // 8
-    if method.algorithm in SHARED_KEY_ALGORITHMS and len(key) < minimum:
-        raise ValidationFailed(f"{field}: at least {minimum} bytes for {method.algorithm}")
     try:
-        jwt.encode({"probe": True}, key, algorithm=method.algorithm)
+        return jwt.encode(claims, key, algorithm=method.algorithm)
     except (ValueError, TypeError, jwt.PyJWTError) as exc:
         raise ValidationFailed(
-            f"{field}: cannot sign {method.algorithm} with it ({type(exc).__name__})"
+            f"{_key_field(method)}: cannot sign {method.algorithm} with it ({type(exc).__name__})"
         ) from exc
+
+
+def check_jwt(method: JwtMethod) -> JwtMethod:
+    """Refuse a key that cannot sign with the method's algorithm, and a header name or
+    prefix that cannot be sent, naming the field."""
+    # RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
+    minimum = int(method.algorithm[2:]) // 8
+    if method.algorithm in SHARED_KEY_ALGORITHMS and len(signing_key(method)) < minimum:
+        raise ValidationFailed(
+            f"{_key_field(method)}: at least {minimum} bytes for {method.algorithm}"
+        )
+    _sign(method, {"probe": True})
     if not 1 <= method.lifetime_minutes <= 527_040:
         raise ValidationFailed("lifetime_minutes: from 1 to 527040 (a year)")
+    http_headers.check_name("header", method.header)
+    http_headers.check_value("prefix", method.prefix)
     return method
 
 
@@ -109,6 +124,8 @@ def check_oauth2(method: OAuth2Method) -> OAuth2Method:
     parts = urlsplit(method.token_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationFailed("auth_url: must be an http or https URL")
+    for index, (key, value) in enumerate(method.headers):
+        http_headers.check_header(f"headers[{index}]", key, value)
     return method
 
 
@@ -131,7 +148,7 @@ def jwt_header(
     for claim, value in (("iss", method.issuer), ("aud", method.audience), ("sub", method.subject)):
         if value is not None:
             claims[claim] = value
-    token = jwt.encode(claims, signing_key(method), algorithm=method.algorithm)
+    token = _sign(method, claims)
     return method.header, f"{method.prefix} {token}" if method.prefix else token
 
 

@@ -6,6 +6,15 @@ is retried after its ``Retry-After``; every other answer (3xx included:
 redirects are never followed) fails at once. When the schedule runs out, the
 delivery fails. The clock and randomness are passed in, so every decision is a
 pure function of its inputs.
+
+Attempts can also fail on waypost's side, before or after the request. One
+whose request cannot be built from the subscription's stored settings (a
+header with a line break, a URL that is not one, a JWT key that cannot sign:
+saved before the checks that now refuse them) fails at once, as the same
+settings would fail the same way on every retry. Any other exception is a
+defect, and a defect may be passing (a bad answer of a token endpoint, a
+corner of some parser): it is retried like a connection error, so it loses
+nothing, and fails after the last retry, so it shows in the undelivered report.
 """
 
 from __future__ import annotations
@@ -33,6 +42,10 @@ class OutcomeKind(StrEnum):
     TLS_ERROR = "tls_error"
     REFUSED_TARGET = "refused_target"
     ACK_REJECTED = "ack_rejected"
+    UNSENDABLE = "unsendable"
+    """The request cannot be built from the subscription's stored settings."""
+    INTERNAL_ERROR = "internal_error"
+    """An unexpected exception on waypost's side of the attempt."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,9 +71,15 @@ class RetryDecision:
 
 # Which outcomes are worth another try. A TLS error may be fixed by the receiver (a
 # renewed certificate), so it retries like a connection error; a refused private
-# target will not change by waiting, and neither will a rejected acknowledgement.
+# target will not change by waiting, and neither will a rejected acknowledgement or
+# settings that cannot make a request. A defect may pass (see the module's docstring).
 _RETRYABLE_KINDS = frozenset(
-    {OutcomeKind.TIMEOUT, OutcomeKind.CONNECTION_ERROR, OutcomeKind.TLS_ERROR}
+    {
+        OutcomeKind.TIMEOUT,
+        OutcomeKind.CONNECTION_ERROR,
+        OutcomeKind.TLS_ERROR,
+        OutcomeKind.INTERNAL_ERROR,
+    }
 )
 
 
@@ -69,7 +88,8 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    # ASCII digits only (RFC 9110's DIGIT): "²" is a digit to str.isdigit but no number.
+    if text.isascii() and text.isdigit():
         return min(float(text), MAX_RETRY_AFTER)
     try:
         moment = parsedate_to_datetime(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from waypost.domain import headers as http_headers
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType, is_wildcard, suggest_types
 from waypost.errors import ValidationFailed
 
@@ -24,17 +25,20 @@ def headers_length(headers: Sequence[tuple[str, str]]) -> int:
     return len(",".join(f"{key}:{value}" for key, value in headers))
 
 
-def check_headers(headers: Sequence[tuple[str, str]]) -> None:
+def check_headers(headers: Sequence[tuple[str, str]], field: str = "configuration.headers") -> None:
+    """Static headers as the body at ``field`` gives them: sendable, within Bring's
+    length, each name once."""
     length = headers_length(headers)
     if length > MAX_HEADERS_LENGTH:
         raise ValidationFailed(
-            f"configuration.headers: combined length of keys and values with separators is "
+            f"{field}: combined length of keys and values with separators is "
             f"{length}, at most {MAX_HEADERS_LENGTH} allowed"
         )
     seen: set[str] = set()
-    for index, (key, _value) in enumerate(headers):
+    for index, (key, value) in enumerate(headers):
+        http_headers.check_header(f"{field}[{index}]", key, value)
         if key.lower() in seen:
-            raise ValidationFailed(f"configuration.headers[{index}].key: duplicate header {key!r}")
+            raise ValidationFailed(f"{field}[{index}].key: duplicate header {key!r}")
         seen.add(key.lower())
 
 
