@@ -18,11 +18,13 @@ signals for is settled by that alone.
 - Claims of deliveries and reports: a plain ``UPDATE ... WHERE id IN (SELECT ...)``;
   the write transaction it runs in already excludes every other claim.
 - Creating subscriptions: no lock; writers are serialised.
-- Due work: announced only in-process (the dispatcher's ``wakeup``); there is no other
-  process to tell.
+- Due work: announced only in-process (the API sets the dispatcher's ``wakeup``); there
+  is no other process to tell.
 - Bulk writes: ids and times are encoded here as the column types would (a UUID to hex,
   an aware datetime to naive UTC text), since that per-row processing cost more than
   the insert; there is no bulk load, the prepared INSERT runs for every row.
+- Text matching: ``LIKE`` (a report's keywords) ignores ASCII case here and not on
+  PostgreSQL, and a NUL character is stored like any other (PostgreSQL refuses it).
 - Migrations: Alembic's batch mode (``render_as_batch`` in ``migrations/env.py``)
   rebuilds tables, since SQLite cannot ALTER most things; it applies to both databases
   but is there for SQLite. No lock: the migration's write transaction is the lock.
@@ -75,7 +77,7 @@ class SqliteDialect(Dialect):
         return
 
     async def announce_work(self, connection: Connection) -> None:
-        # No other process to tell: ingest wakes its own dispatcher directly.
+        # No other process to tell; in this one, the API sets the dispatcher's wakeup.
         return
 
     def work_signals(self, wakeup: asyncio.Event) -> AbstractAsyncContextManager[None]:
