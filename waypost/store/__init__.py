@@ -7,8 +7,6 @@ from waypost.crypto import load_secret_box
 from waypost.store.base import Store
 from waypost.store.engine import create_engines
 from waypost.store.migrate import migrate
-from waypost.store.postgres import PostgresStore
-from waypost.store.sqlite import SqliteStore
 
 __all__ = ["Store", "open_store"]
 
@@ -19,5 +17,4 @@ async def open_store(settings: Settings, *, run_migrations: bool = False) -> Sto
     box = load_secret_box(settings)
     if run_migrations:
         await migrate(engines)
-    kind = SqliteStore if engines.dialect == "sqlite" else PostgresStore
-    return kind(engines, box)
+    return Store(engines, box)

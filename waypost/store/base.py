@@ -2,9 +2,9 @@
 
 The queries are written once in SQLAlchemy Core for both databases, grouped
 by concern (``accounts``, ``subscriptions``, ``deliveries``, ``history``,
-``catalog``, ``auth_methods``, ``dashboard``); the dialect
-subclasses (``sqlite.py``, ``postgres.py``) add only what must differ, such as
-how due deliveries are claimed.
+``catalog``, ``auth_methods``, ``dashboard``); what must differ between the two,
+such as how due deliveries are claimed, the store asks of its dialect
+(``sqlite.py``, ``postgres.py``).
 """
 
 from __future__ import annotations
@@ -31,4 +31,4 @@ class Store(
     ApiClientQueries,
     DashboardQueries,
 ):
-    """Every query waypost runs. Use ``open_store`` to get the right subclass for a URL."""
+    """Every query waypost runs, on either database. Use ``open_store`` to open one for a URL."""

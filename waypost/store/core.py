@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from waypost.crypto import SecretBox
 from waypost.errors import StoreError, ValidationFailed, WaypostError
 from waypost.store import schema as t
+from waypost.store.dialect import dialect_for
 from waypost.store.engine import Connection, Engines
 from waypost.store.models import SUBSCRIPTION_ENDED, DeliveryStatus
 
@@ -64,10 +65,13 @@ class StoreCore:
     def __init__(self, engines: Engines, box: SecretBox) -> None:
         self._engines = engines
         self._box = box
+        # Every difference between SQLite and PostgreSQL is asked of this object.
+        self._dialect = dialect_for(engines)
 
     @property
     def dialect(self) -> str:
-        return self._engines.dialect
+        """The database: ``sqlite`` or ``postgresql``."""
+        return self._dialect.name
 
     @property
     def engines(self) -> Engines:
@@ -99,35 +103,9 @@ class StoreCore:
         except SQLAlchemyError as exc:
             raise _failure(exc, "read") from exc
 
-    def _id_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
-        """An id as its 36-character text, made by the database (in C) rather than by a
-        Python type processor per row: SQLite keeps it as 32 hex digits."""
-        digits = [
-            sa.func.substr(column, start, length, type_=sa.String)
-            for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
-        ]
-        text: sa.ColumnElement[str] = digits[0]
-        for part in digits[1:]:
-            text = text + "-" + part
-        return text
-
-    def _utc_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
-        """A time as UTC text that begins ``YYYY-MM-DD HH:MM:SS``, without a Python type
-        processor: SQLite keeps it so already (naive UTC, with microseconds)."""
-        return sa.type_coerce(column, sa.String)
-
-    async def _announce_work(self, connection: Connection) -> None:
-        """Tell dispatchers in other processes that deliveries are due, when the caller's
-        transaction commits; SQLite has only the in-process ``wakeup``."""
-
     def work_signals(self, wakeup: asyncio.Event) -> AbstractAsyncContextManager[None]:
         """While open, ``wakeup`` is set whenever another process announces due work."""
-        return nullcontext()
-
-    async def _lock_subscription_keys(
-        self, connection: Connection, tenant_id: str, tracking_keys: Sequence[str], url: str
-    ) -> None:
-        """Serialise concurrent creates of one (tenant, tracking id, url); SQLite needs nothing."""
+        return self._dialect.work_signals(wakeup)
 
     async def _end_subscriptions(
         self, connection: Connection, subscription_ids: Sequence[str], now: datetime

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -45,16 +44,6 @@ class FailureCount:
     label: str
     """The endpoint's URL, or the last status code (``None``: no HTTP answer)."""
     count: int
-
-
-def _minute(column: Any, dialect: str) -> sa.ColumnElement[str]:
-    """The minute of a time column as ``YYYY-MM-DD HH:MM`` text, in UTC."""
-    if dialect == "sqlite":
-        # SQLite keeps naive UTC text, "YYYY-MM-DD HH:MM:SS.ffffff".
-        return sa.func.substr(column, 1, 16)
-    return sa.func.to_char(
-        sa.func.date_trunc("minute", sa.func.timezone("UTC", column)), "YYYY-MM-DD HH24:MI"
-    )
 
 
 class DashboardQueries(StoreCore):
@@ -103,7 +92,7 @@ class DashboardQueries(StoreCore):
 
     async def deliveries_per_minute(self, *, tenant_id: str, since: datetime) -> list[MinuteCount]:
         """Finished deliveries per minute, oldest first; minutes without any are left out."""
-        minute = _minute(d.c.finished_at, self.dialect).label("minute")
+        minute = self._dialect.minute_text(d.c.finished_at).label("minute")
         query = (
             sa.select(minute, d.c.status, sa.func.count().label("n"))
             .where(*self._finished_since(tenant_id, since))

@@ -91,7 +91,7 @@ class DeliveryQueries(StoreCore):
             sa.select(
                 # As text from the database: sa.Uuid's processing in Python cost more
                 # than the query for an event to 10,000 subscriptions.
-                self._id_text(t.webhook_topics.c.webhook_id).label("webhook_id"),
+                self._dialect.id_text(t.webhook_topics.c.webhook_id).label("webhook_id"),
                 t.webhook_topics.c.topic,
                 t.webhooks.c.tracking_id,
                 t.webhooks.c.filters,
@@ -244,7 +244,7 @@ class DeliveryQueries(StoreCore):
                 )
                 room -= len(inserted.leased)
                 stored.append(inserted)
-            await self._announce_work(connection)
+            await self._dialect.announce_work(connection)
         return stored
 
     def _due_select(self, limit: int, now: datetime) -> sa.Select[tuple[str]]:
@@ -257,8 +257,7 @@ class DeliveryQueries(StoreCore):
         )
 
     def _due_ids(self, limit: int, now: datetime) -> sa.ScalarSelect[Any]:
-        # SQLite: the claim is one UPDATE in a write transaction, which SQLite serialises.
-        return self._due_select(limit, now).scalar_subquery()
+        return self._dialect.claimable(self._due_select(limit, now)).scalar_subquery()
 
     async def claim_due(
         self, *, owner: str, limit: int, now: datetime, lease_until: datetime

@@ -132,7 +132,7 @@ class HistoryQueries(StoreCore):
             await connection.execute(
                 d.update().where(d.c.id == delivery_id).values(**_requeued(now))
             )
-            await self._announce_work(connection)
+            await self._dialect.announce_work(connection)
         found, _attempts = await self.get_delivery(tenant_id=tenant_id, delivery_id=delivery_id)
         return found
 
@@ -170,7 +170,7 @@ class HistoryQueries(StoreCore):
             result = await connection.execute(
                 d.update().where(d.c.id.in_(chosen)).values(**_requeued(now))
             )
-            await self._announce_work(connection)
+            await self._dialect.announce_work(connection)
         return int(result.rowcount)
 
 

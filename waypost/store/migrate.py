@@ -6,15 +6,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from waypost.store.dialect import dialect_named
 from waypost.store.engine import Engines
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-# Any constant works: it only has to be the same in every waypost process.
-_MIGRATION_LOCK = 0x57A7_9057
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -25,9 +22,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
-        # Several api/worker processes may start at once; one migrates, the others wait.
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    dialect_named(connection.dialect.name).lock_migrations(connection)
     command.upgrade(alembic_config(connection), "head")
 
 

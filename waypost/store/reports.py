@@ -93,7 +93,7 @@ class ReportQueries(StoreCore):
         self, *, owner: str, now: datetime, lease_until: datetime
     ) -> Report | None:
         """Lease the oldest report waiting to be built (or whose builder died) to ``owner``."""
-        waiting = (
+        waiting = self._dialect.claimable(
             sa.select(r.c.id)
             .where(
                 sa.or_(
@@ -104,8 +104,6 @@ class ReportQueries(StoreCore):
             .order_by(r.c.created_at)
             .limit(1)
         )
-        if self.dialect == "postgresql":
-            waiting = waiting.with_for_update(skip_locked=True)
         async with self._write() as connection:
             row = (
                 await connection.execute(

@@ -79,7 +79,7 @@ class SubscriptionQueries(StoreCore):
         if any(spec.url != url or _topics(spec) != topics for spec in specs):
             raise ValueError("one create call takes specs of one url and one set of topics")
         tracking_keys = sorted({spec.tracking_id or "" for spec in specs})
-        await self._lock_subscription_keys(connection, tenant_id, tracking_keys, url)
+        await self._dialect.lock_subscription_keys(connection, tenant_id, tracking_keys, url)
         clash = (
             await connection.execute(
                 sa.select(t.webhooks.c.id, t.webhook_topics.c.tracking_key)
@@ -157,7 +157,7 @@ class SubscriptionQueries(StoreCore):
         c = t.webhooks.c
         query = (
             sa.select(
-                self._id_text(c.id),
+                self._dialect.id_text(c.id),
                 c.authenticator,
                 c.tracking_id,
                 c.url,
@@ -167,13 +167,13 @@ class SubscriptionQueries(StoreCore):
                 c.event_types,
                 c.filters,
                 c.fields,
-                self._id_text(c.auth_method_id),
+                self._dialect.id_text(c.auth_method_id),
                 c.success_codes,
                 c.retry_delays,
                 c.retry_jitter,
                 c.require_ack,
-                self._utc_text(c.created_at),
-                self._utc_text(c.expires_at),
+                self._dialect.utc_text(c.created_at),
+                self._dialect.utc_text(c.expires_at),
             )
             .where(c.tenant_id == tenant_id, active(now))
             .order_by(c.created_at.desc(), c.id.desc())
