@@ -1,7 +1,7 @@
 """The HTTP server of ``serve`` and ``api``: uvicorn's httptools protocol, with deadlines
 for clients that send a request too slowly.
 
-uvicorn has no such deadline (encode/uvicorn#157, open since 2018; the PR adding
+uvicorn has no such deadline (asked for in encode/uvicorn#157 in 2018; the PR adding
 ``--timeout-request-start``, #1685, was closed unmerged). Its keep-alive timer is armed
 only after a response and is cancelled by any byte received, so a client trickling a
 request head or body one byte at a time holds its connection, and a file descriptor, for
@@ -12,7 +12,7 @@ one timer per connection, switched at the parser's callbacks, and nothing else c
 - Head: the whole request head must arrive within ``header_timeout`` of the connection
   opening, or of the previous response on a keep-alive connection (nginx's
   ``client_header_timeout``, Go's ``ReadHeaderTimeout``). On expiry the connection is
-  closed without an answer, as both of them do.
+  closed without an answer, as Go does: there is no request yet to answer.
 - Body: the whole body must arrive within ``body_timeout`` of the end of the head (Go's
   ``ReadTimeout``). A deadline on the whole body, not nginx's "between two reads", which
   a client sending a byte a little more often than that defeats. On expiry a request the

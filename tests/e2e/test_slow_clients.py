@@ -120,7 +120,7 @@ async def test_slow_heads_and_bodies_are_closed_while_others_are_served(
         received[70:75],
         received[75:],
     )
-    assert heads == [b""] * 50  # closed without an answer, as nginx and Go do
+    assert heads == [b""] * 50  # closed without an answer: there is no request to answer
     assert silent == [b""] * 5
     for answer in kept_alive:  # the first request's answer, then nothing
         assert answer.startswith(b"HTTP/1.1 200 ") and answer.count(b"HTTP/1.1") == 1
