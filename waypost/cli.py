@@ -24,6 +24,7 @@ from waypost.domain.keys import issue_key
 from waypost.domain.passwords import hash_password
 from waypost.errors import WaypostError
 from waypost.heap import freeze_startup_objects
+from waypost.http_server import http_protocol
 from waypost.listen import listen as listen_forever
 from waypost.reports.worker import ReportWorker
 from waypost.store import Store, open_store
@@ -101,7 +102,10 @@ def _serve(settings: Settings, roles: Roles) -> None:
         port=settings.port,
         log_level="info",
         access_log=False,
-        http="httptools",
+        http=http_protocol(settings),
+        # No route is a WebSocket: an upgrade would hand the connection to a protocol
+        # without the slow-client deadlines.
+        ws="none",
         lifespan="on",
         timeout_graceful_shutdown=30,
     )

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     port: int = 8080
     public_url: str | None = None
     """Base of links waypost hands out; default: the address ``serve`` listens on."""
+    http_header_timeout: float = Field(default=10.0, gt=0)
+    """Seconds for a request's whole head to arrive, from the connection's opening or the
+    previous response (a head is a few hundred bytes: one round trip for a real client)."""
+    http_body_timeout: float = Field(default=60.0, gt=0)
+    """Seconds for a request's whole body to arrive, from the end of its head."""
 
     # Delivery (Bringg: 3 retries, 1 minute apart; Bring Event Cast: 30 min, 30 min, 1 h).
     retry_delays: Seconds = (60.0, 60.0, 60.0)

@@ -11,12 +11,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.events import DeliveryOut, delivery_out, iso
-from waypost.api.responses import Json
+from waypost.api.responses import Json, OrjsonRoute
 from waypost.errors import ValidationFailed
 from waypost.store.history import DeliveryFilter
 from waypost.store.models import Attempt, DeliveryStatus, DeliverySummary, Principal
 
-router = APIRouter(tags=["deliveries"], responses=COMMON_ERRORS)
+router = APIRouter(tags=["deliveries"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 
 DeliveryId = Annotated[str, Path(max_length=100)]
 

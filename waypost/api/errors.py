@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,6 +49,11 @@ def error_response(
     return Json(body, status_code=status, headers=headers)
 
 
+MAX_NAME = 64
+"""Longest key named in a reason: an unknown key is the client's own text, up to the whole
+body (a 10 MB key came back as a 10 MB reason)."""
+
+
 def _location(loc: Sequence[Any]) -> str:
     """``("body", "configuration", "headers", 0, "key")`` → ``configuration.headers[0].key``."""
     text = ""
@@ -55,7 +61,9 @@ def _location(loc: Sequence[Any]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            name = str(part)
+            name = name if len(name) <= MAX_NAME else name[:MAX_NAME] + "..."
+            text += f".{name}" if text else name
     return text or "body"
 
 
@@ -72,6 +80,18 @@ def validation_reason(errors: Sequence[Any]) -> str:
     return f"{_location(first.get('loc', ()))}: {message}"
 
 
+def _release(exc: BaseException) -> None:
+    """Drop the locals of the finished frames a rejected request's error passed through
+    (``clear_frames`` skips the still running frame that called the handler).
+
+    FastAPI raises a bad body's error from a local (``validation_error = ...; raise
+    validation_error``), so the error's traceback holds the frame that holds the error: a
+    reference cycle that kept the body, its decoded text and whatever was parsed from it
+    alive until the cyclic garbage collector next ran, about 20 MB for each 10 MB body.
+    """
+    traceback.clear_frames(exc.__traceback__)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_waypost_error(request: Request, exc: Exception) -> Json:
         assert isinstance(exc, WaypostError)
@@ -82,10 +102,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> Json:
         assert isinstance(exc, RequestValidationError)
+        _release(exc)
         return error_response(request, 400, _validation_reason(exc))
 
     async def on_http(request: Request, exc: Exception) -> Json:
         assert isinstance(exc, StarletteHTTPException)
+        _release(exc)
         return error_response(request, exc.status_code, str(exc.detail), exc.headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> Json:

@@ -24,7 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
-from waypost.api.responses import Json
+from waypost.api.responses import Json, OrjsonRoute
 from waypost.delivery.targets import check_target_url
 from waypost.domain import sessions
 from waypost.domain.passwords import DUMMY_HASH, verify_password
@@ -34,7 +34,7 @@ from waypost.ingest import resolve_types, unknown_type
 from waypost.store.models import Principal
 from waypost.store.reports import Report
 
-router = APIRouter(tags=["reports"], responses=COMMON_ERRORS)
+router = APIRouter(tags=["reports"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LINKS = "report-links"

@@ -45,7 +45,8 @@ class OrjsonRequest(Request):
 
 
 class OrjsonRoute(APIRoute):
-    """A route that reads its body with ``OrjsonRequest`` (FastAPI's custom-route recipe)."""
+    """A route that reads its body with ``OrjsonRequest`` (FastAPI's custom-route recipe):
+    every API router's, so that each JSON body is parsed, or refused, the same way."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
