@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from waypost.store.engine import Connection
 from waypost.store.schema import UTCDateTime
@@ -127,4 +129,10 @@ class Bulk:
             await connection.exec_driver_sql("SELECT 1")
         table, columns = into
         records = [tuple(row[name] for name in columns) for row in rows]
-        await driver.copy_records_to_table(table, records=records, columns=columns)
+        try:
+            await driver.copy_records_to_table(table, records=records, columns=columns)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            # As SQLAlchemy reports it for an INSERT: callers handle a key conflict the
+            # same way however the rows were sent. Other driver errors are the store's
+            # to translate (``StoreCore._write``).
+            raise IntegrityError(f"COPY {table}", None, exc) from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -13,8 +14,11 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 
+from waypost.domain.backoff import Backoff
+from waypost.errors import DatabaseUnavailable
 from waypost.store.base import Store
 from waypost.store.engine import Connection, PostgresEngines
+from waypost.store.outage import DRIVER_ERRORS, cause, translate
 
 log = logging.getLogger(__name__)
 
@@ -47,27 +51,41 @@ class PostgresStore(Store):
                 await listening
 
     async def _listen(self, wakeup: asyncio.Event) -> None:
-        """LISTEN on a connection of its own, reconnecting when it is lost; the dispatcher
-        polls meanwhile, so an outage here only delays deliveries by the poll interval."""
+        """LISTEN on a connection of its own, reconnecting when it is lost, for as long as
+        the database takes to come back (an outage is logged once, by ``health``); the
+        dispatcher polls meanwhile, so an outage here only delays deliveries by the poll
+        interval."""
         assert isinstance(self._engines, PostgresEngines)
-        delay = 0.5
+        backoff = Backoff(self.retry_max)
         while True:
+            started = time.monotonic()
             try:
                 connection = await asyncpg.connect(self._engines.dsn)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("listen_failed reason=%s retry_in=%.1fs", type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+            except DRIVER_ERRORS as exc:
+                if isinstance(translate(exc, "listen"), DatabaseUnavailable):
+                    self.health.failed(started, exc)
+                else:
+                    # Not an outage (a password changed, say): the pool fails alike,
+                    # and its callers report it.
+                    log.warning("listen_failed reason=%s", cause(exc))
+                await asyncio.sleep(backoff.next())
                 continue
+            self.health.answered(started)
             try:
                 await self._listen_on(connection, wakeup)
-                delay = 0.5
                 log.warning("listen_lost; reconnecting")
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("listen_failed reason=%s", type(exc).__name__)
+            except DRIVER_ERRORS as exc:
+                log.warning("listen_lost reason=%s; reconnecting", cause(exc))
             finally:
+                # A connection lost mid-close has nothing left to release.
                 if not connection.is_closed():
-                    await connection.close(timeout=5)
+                    with contextlib.suppress(*DRIVER_ERRORS):
+                        await connection.close(timeout=5)
+            # A connection that lasted starts the pauses over; one lost as soon as it was
+            # made (a server cutting every new session) is not retried in a tight loop.
+            if time.monotonic() - started > self.retry_max:
+                backoff.reset()
+            await asyncio.sleep(backoff.next())
 
     @staticmethod
     async def _listen_on(connection: asyncpg.Connection, wakeup: asyncio.Event) -> None:
