@@ -37,7 +37,7 @@ from waypost.errors import DatabaseUnavailable, StoreError, ValidationFailed
 from waypost.store import Store, open_store, open_store_when_available
 from waypost.store.bulk import COPY_ROWS
 from waypost.store.models import NewEvent
-from waypost.store.outage import translate
+from waypost.store.outage import DatabaseHealth, translate
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 OUTAGE_LOGGER = "waypost.store.outage"
@@ -312,3 +312,27 @@ async def test_serve_keeps_serving_while_another_process_locks_the_sqlite_file(
         await receiver.wait_for(2, within=30)
     assert len(outage_lines(caplog, "database_unavailable")) == 1
     assert len(outage_lines(caplog, "database_available")) == 1
+
+
+def test_an_outage_is_logged_once_and_stale_or_read_only_answers_do_not_end_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    now = [100.0]
+    health = DatabaseHealth(clock=lambda: now[0])
+    refused = ConnectionRefusedError(111, "refused")
+    for _ in range(5):
+        health.failed(now[0], refused, wrote=True)
+        now[0] += 1
+    # Reads go on while writes cannot (another process's SQLite lock): not the end of it.
+    health.answered(now[0], wrote=False)
+    assert health.down
+    health.answered(now[0], wrote=True)
+    assert not health.down
+    # A try that began before the database came back says nothing about it now.
+    health.failed(now[0] - 0.5, refused, wrote=True)
+    assert not health.down
+    assert outage_lines(caplog, "database_unavailable") == [
+        "database_unavailable reason=ConnectionRefusedError"
+    ]
+    assert outage_lines(caplog, "database_available") == ["database_available down_for=5.0s"]

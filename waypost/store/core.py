@@ -76,12 +76,12 @@ class StoreCore:
         try:
             await migrate(self._engines)
         except DRIVER_ERRORS as exc:
-            raise self._failed(exc, "migration", started) from exc
+            raise self._failed(exc, "migration", started, wrote=True) from exc
         except CommandError as exc:
             # Alembic's own: a database migrated by a newer waypost, say.
-            self.health.answered(started)
+            self.health.answered(started, wrote=True)
             raise StoreError(f"database migration failed: {exc}") from exc
-        self.health.answered(started)
+        self.health.answered(started, wrote=True)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Connection]:
@@ -92,11 +92,11 @@ class StoreCore:
             async with self._engines.begin() as connection:
                 yield connection
         except IntegrityError:
-            self.health.answered(started)
+            self.health.answered(started, wrote=True)
             raise
         except DRIVER_ERRORS as exc:
-            raise self._failed(exc, "write", started) from exc
-        self.health.answered(started)
+            raise self._failed(exc, "write", started, wrote=True) from exc
+        self.health.answered(started, wrote=True)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Connection]:
@@ -105,16 +105,16 @@ class StoreCore:
             async with self._engines.connect() as connection:
                 yield connection
         except DRIVER_ERRORS as exc:
-            raise self._failed(exc, "read", started) from exc
-        self.health.answered(started)
+            raise self._failed(exc, "read", started, wrote=False) from exc
+        self.health.answered(started, wrote=False)
 
-    def _failed(self, exc: Exception, doing: str, started: float) -> WaypostError:
+    def _failed(self, exc: Exception, doing: str, started: float, *, wrote: bool) -> WaypostError:
         """``exc`` as waypost's error, noted in ``health``: an outage is logged once."""
         error = translate(exc, doing)
         if isinstance(error, DatabaseUnavailable):
-            self.health.failed(started, exc)
+            self.health.failed(started, exc, wrote=wrote)
         else:
-            self.health.answered(started)
+            self.health.answered(started, wrote=wrote)
         return error
 
     def _id_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:

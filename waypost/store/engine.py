@@ -163,9 +163,12 @@ class SqliteEngines(Engines):
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Connection]:
+        # The wait for another process's lock counts from here: writers queued behind one
+        # that is waiting for it give up together, not one lock timeout after another.
+        deadline = asyncio.get_running_loop().time() + self._lock_timeout
         async with self._writer:
             with self._write.connect() as connection:
-                transaction = await self._begin(connection)
+                transaction = await self._begin(connection, deadline)
                 try:
                     yield InlineConnection(connection)
                 except BaseException:
@@ -175,11 +178,11 @@ class SqliteEngines(Engines):
                 # the database file with an fsync: in a thread, the loop sends meanwhile.
                 await asyncio.to_thread(transaction.commit)
 
-    async def _begin(self, connection: sa.Connection) -> sa.RootTransaction:
-        """``BEGIN IMMEDIATE``, waiting without blocking the loop while another process
-        holds the write lock; SQLite's "database is locked" after ``lock_timeout``."""
+    async def _begin(self, connection: sa.Connection, deadline: float) -> sa.RootTransaction:
+        """``BEGIN IMMEDIATE``, tried at least once and, while another process holds the
+        write lock, again until ``deadline`` (the loop's time) without blocking the loop;
+        then SQLite's "database is locked"."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._lock_timeout
         pause = _LOCK_PAUSE_FIRST
         while True:
             try:

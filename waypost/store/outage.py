@@ -57,8 +57,11 @@ def _driver_error(error: BaseException) -> BaseException:
 
 
 def cause(error: BaseException) -> str:
-    """The driver error's class name: enough to diagnose, never a value or a password."""
-    return type(_driver_error(error)).__name__
+    """The driver error's class name, and SQLite's name for its code (``SQLITE_BUSY``):
+    enough to diagnose, never a value or a password."""
+    driver = _driver_error(error)
+    code = getattr(driver, "sqlite_errorname", None)
+    return type(driver).__name__ + (f" {code}" if isinstance(code, str) else "")
 
 
 def _sqlstate(error: BaseException) -> str:
@@ -112,28 +115,37 @@ class DatabaseHealth:
 
     Each report carries when its try started: a try that began before the last change
     (a slow query that failed just after the database came back, say) says nothing about
-    the state now, and is ignored rather than logged as another outage.
+    the state now, and is ignored rather than logged as another outage. A read that
+    succeeds ends an outage only if reads failed in it too: another process's SQLite
+    lock stops writes while reads go on.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._down_since: float | None = None
+        self._reads_failed = False
         self._up_since = float("-inf")
 
     @property
     def down(self) -> bool:
         return self._down_since is not None
 
-    def failed(self, started: float, error: BaseException) -> None:
+    def failed(self, started: float, error: BaseException, *, wrote: bool) -> None:
         """A try that began at ``started`` could not reach the database."""
-        if self._down_since is None and started >= self._up_since:
+        if self._down_since is None:
+            if started < self._up_since:
+                return
             self._down_since = self._clock()
             log.error("database_unavailable reason=%s", cause(error))
+        self._reads_failed = self._reads_failed or not wrote
 
-    def answered(self, started: float) -> None:
+    def answered(self, started: float, *, wrote: bool) -> None:
         """A try that began at ``started`` reached the database."""
-        if self._down_since is not None and started >= self._down_since:
+        if self._down_since is None or started < self._down_since:
+            return
+        if wrote or self._reads_failed:
             now = self._clock()
             log.warning("database_available down_for=%.1fs", now - self._down_since)
             self._down_since = None
+            self._reads_failed = False
             self._up_since = now

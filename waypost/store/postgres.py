@@ -63,14 +63,14 @@ class PostgresStore(Store):
                 connection = await asyncpg.connect(self._engines.dsn)
             except DRIVER_ERRORS as exc:
                 if isinstance(translate(exc, "listen"), DatabaseUnavailable):
-                    self.health.failed(started, exc)
+                    self.health.failed(started, exc, wrote=False)
                 else:
                     # Not an outage (a password changed, say): the pool fails alike,
                     # and its callers report it.
                     log.warning("listen_failed reason=%s", cause(exc))
                 await asyncio.sleep(backoff.next())
                 continue
-            self.health.answered(started)
+            self.health.answered(started, wrote=False)
             try:
                 await self._listen_on(connection, wakeup)
                 log.warning("listen_lost; reconnecting")
