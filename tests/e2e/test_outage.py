@@ -18,7 +18,7 @@ from tests.e2e.test_durability import api_client, receiving
 from tests.support.deployment import create_tenant, deployment, subscribe, wait_until
 from tests.support.load import Load
 from tests.support.pg_cluster import private_cluster
-from tests.support.process import WaypostProcess, waypost_env
+from tests.support.process import WaypostProcess, free_port, wait_healthy, waypost_env
 from tests.support.receiver import ThreadedReceiver
 
 pytestmark = pytest.mark.slow
@@ -60,7 +60,8 @@ def assert_only_202_and_503(load: Load) -> None:
 @pytest.mark.timeout(300)
 def test_postgresql_down_for_30_seconds_under_load(tmp_path: Path) -> None:
     """``api`` and two ``worker``s at 25 events/s; the private cluster is stopped for 30 s
-    and started again. A third worker started during the outage waits for the database."""
+    and started again. A third worker and a second api started during the outage wait for
+    the database and start once it is back."""
     with private_cluster() as cluster, ExitStack() as stack:
         tenant = create_tenant(cluster.url)
         receiver = stack.enter_context(receiving())
@@ -86,10 +87,17 @@ def test_postgresql_down_for_30_seconds_under_load(tmp_path: Path) -> None:
             tmp_path / "late-worker.log",
         )
         stack.callback(late.terminate)
-        everyone = [running.api, *running.workers, late]
+        late_api_port = free_port()
+        late_api = WaypostProcess(
+            ["api", "--host", "127.0.0.1", "--port", str(late_api_port)],
+            waypost_env(cluster.url, **SETTINGS),
+            tmp_path / "late-api.log",
+        )
+        stack.callback(late_api.terminate)
+        everyone = [running.api, *running.workers, late, late_api]
         wait_until(lambda: load.unavailable, OUTAGE_SECONDS, "no 503 while down")
         time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
-        assert [p.process.poll() for p in everyone] == [None] * 4, "a process exited"
+        assert [p.process.poll() for p in everyone] == [None] * 5, "a process exited"
         accepted_before = len(load.accepted)
         cluster.start()
 
@@ -103,7 +111,8 @@ def test_postgresql_down_for_30_seconds_under_load(tmp_path: Path) -> None:
             "accepted but not delivered",
         )
         wait_until(lambda: "dispatcher_started" in late.output(), 30, "late worker never started")
-        assert [p.process.poll() for p in everyone] == [None] * 4, "a process exited"
+        wait_healthy(f"http://127.0.0.1:{late_api_port}", late_api)
+        assert [p.process.poll() for p in everyone] == [None] * 5, "a process exited"
         for process in everyone:
             assert_outage_logged_once(process)
     assert_only_202_and_503(load)
@@ -195,3 +204,24 @@ def test_serve_keeps_going_while_another_process_locks_the_sqlite_file(tmp_path:
         f"{len(load.accepted)} events accepted, all delivered; "
         f"{len(load.unavailable)} answers 503 while locked"
     )
+
+
+@pytest.mark.parametrize("command", ["worker", "api"])
+def test_a_process_started_while_the_database_is_down_waits_until_a_signal(
+    command: str, tmp_path: Path
+) -> None:
+    """Nothing listens where its PostgreSQL should be: the process logs that once and waits
+    (rather than exiting), and SIGTERM ends the wait cleanly."""
+    url = f"postgresql://waypost@127.0.0.1:{free_port()}/waypost"
+    args = [command] if command == "worker" else [command, "--port", str(free_port())]
+    waiting = WaypostProcess(args, waypost_env(url, **SETTINGS), tmp_path / f"{command}.log")
+    try:
+        wait_until(lambda: "database_unavailable" in waiting.output(), 30, "no outage logged")
+        # Tries go on meanwhile, a second apart at most; none is logged again.
+        time.sleep(3)
+        assert waiting.process.poll() is None, waiting.output()
+    finally:
+        code = waiting.terminate()
+    assert code == 0, waiting.output()
+    assert waiting.output().count("database_unavailable") == 1
+    assert "Traceback" not in waiting.output()
