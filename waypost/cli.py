@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -27,7 +28,7 @@ from waypost.heap import freeze_startup_objects
 from waypost.http_server import http_protocol
 from waypost.listen import listen as listen_forever
 from waypost.reports.worker import ReportWorker
-from waypost.store import Store, open_store
+from waypost.store import Store, open_store, open_store_when_available
 from waypost.store.history import DeliveryFilter
 from waypost.store.models import DeliveryStatus
 
@@ -95,9 +96,41 @@ async def _with_store(settings: Settings, work: Any) -> Any:
         await store.close()
 
 
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT, in the running loop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+async def _store_when_available(settings: Settings, stop: asyncio.Event) -> Store | None:
+    """The migrated store once the database answers, waiting as long as it is unavailable;
+    ``None`` if stopped meanwhile. Any other database failure ends the process."""
+    try:
+        return await open_store_when_available(settings, stop)
+    except WaypostError as exc:
+        typer.echo(f"error: {exc.reason}", err=True)
+        raise typer.Exit(1) from exc
+
+
+async def _migrated_when_available(settings: Settings) -> bool:
+    """Whether the database was reached and migrated before a signal to stop came."""
+    store = await _store_when_available(settings, _stop_on_signals())
+    if store is None:
+        return False
+    await store.close()
+    return True
+
+
 def _serve(settings: Settings, roles: Roles) -> None:
+    # Migrated here, before the server starts, because a signal can end this wait: the
+    # server's lifespan, where the app would otherwise migrate, cannot be interrupted.
+    if not _run(_migrated_when_available(settings)):
+        return
     config = uvicorn.Config(
-        create_app(settings, roles),
+        create_app(settings, replace(roles, migrate=False)),
         host=settings.host,
         port=settings.port,
         log_level="info",
@@ -134,11 +167,10 @@ def worker(database_url: DatabaseUrl = None) -> None:
 
 
 async def _work(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    store = await open_store(settings, run_migrations=True)
+    stop = _stop_on_signals()
+    store = await _store_when_available(settings, stop)
+    if store is None:
+        return
     try:
         wakeup = asyncio.Event()
         async with outbound(settings) as (sender, authenticator), store.work_signals(wakeup):
@@ -161,7 +193,7 @@ def migrate(database_url: DatabaseUrl = None) -> None:
     async def done(store: Store) -> None:
         typer.echo(f"database is up to date ({store.dialect})")
 
-    _run(_with_store(settings, done))
+    _guarded(settings, done)
 
 
 @app.command()

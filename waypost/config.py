@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./waypost.db"
     sqlite_synchronous: str = "NORMAL"
     """WAL ``synchronous``: NORMAL survives a process crash, FULL also a power loss."""
+    sqlite_lock_timeout: float = Field(default=5.0, ge=0)
+    """How long a write waits for another process's lock on the SQLite file before it
+    fails as unavailable (503); the event loop serves everything else meanwhile."""
+    database_retry_max: float = Field(default=5.0, gt=0)
+    """The longest pause between a background loop's tries while the database is
+    unavailable: after an outage, work resumes within this many seconds."""
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str | None = None

@@ -14,9 +14,13 @@ API turns each class into Event Cast's error body ``{"uuid", "status",
     ├── RateLimited              429  a tenant exceeded a limit
     ├── ConfigurationError       500  bad settings (raised at start-up)
     ├── StoreError               500  the database failed
+    │   └── DatabaseUnavailable  503  the database cannot be reached or the connection was
+    │                                 lost: try again after ``retry_after`` seconds
     └── Unsendable               500  a stored subscription or auth method cannot make a
                                       request (saved before a rule refused it): the
                                       attempt fails with the reason, never an API answer
+
+A class with a ``retry_after`` also sends it as the ``Retry-After`` header.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class WaypostError(Exception):
     """Root of every error waypost raises on purpose."""
 
     status: int = 500
+    retry_after: int | None = None
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -66,6 +71,14 @@ class ConfigurationError(WaypostError):
 
 class StoreError(WaypostError):
     status = 500
+
+
+class DatabaseUnavailable(StoreError):
+    """Down, restarting, refusing connections, out of connections, or locked by another
+    process: nothing is wrong with the request, and the same request can succeed later."""
+
+    status = 503
+    retry_after = 2
 
 
 class Unsendable(WaypostError):

@@ -16,7 +16,7 @@ def _dialects() -> list[tuple[Dialect, sa.Dialect]]:
     sqlite = sa.create_engine("sqlite://")
     postgres = create_async_engine("postgresql+asyncpg://127.0.0.1/unused")
     return [
-        (dialect_for(SqliteEngines(sqlite, sqlite)), sqlite.dialect),
+        (dialect_for(SqliteEngines(sqlite, sqlite, lock_timeout=5)), sqlite.dialect),
         (dialect_for(PostgresEngines(postgres)), postgres.dialect),
     ]
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from waypost.api.responses import Json
-from waypost.errors import RateLimited, WaypostError
+from waypost.errors import DatabaseUnavailable, WaypostError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _doc("Invalid request; the reason names the field"),
     401: _doc("Missing authentication headers, or a wrong or mismatched credential"),
     429: _doc("Too many requests; try again after Retry-After seconds"),
+    503: _doc("The database is unavailable; try again after Retry-After seconds"),
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _doc("Not found, or another tenant's")}
 
@@ -95,9 +96,10 @@ def _release(exc: BaseException) -> None:
 def install_error_handlers(app: FastAPI) -> None:
     async def on_waypost_error(request: Request, exc: Exception) -> Json:
         assert isinstance(exc, WaypostError)
-        if exc.status >= 500:
+        # An outage is logged once by the store, not once per request it fails.
+        if exc.status >= 500 and not isinstance(exc, DatabaseUnavailable):
             log.error("request_failed request_id=%s reason=%s", request_id(request), exc.reason)
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
         return error_response(request, exc.status, exc.reason, headers)
 
     async def on_validation(request: Request, exc: Exception) -> Json:

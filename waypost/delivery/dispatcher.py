@@ -5,11 +5,16 @@ per delivery sends it through the shared ``Sender``, and one recorder task
 writes results in batches, so the database sees a few large transactions
 rather than one per delivery. A dispatcher that dies loses nothing: what it
 had claimed becomes due again when the lease ends.
+
+A database outage, however long, stops nothing for good: the claim loop pauses
+between tries (growing to ``WAYPOST_DATABASE_RETRY_MAX`` seconds), results wait
+in memory until they can be recorded, and the store logs the outage once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -27,6 +32,7 @@ from waypost.delivery.sender import FailureKind, OutboundRequest, Sender, SendRe
 from waypost.domain import eventcast
 from waypost.domain.ack import Acknowledgement, needs_ack, parse_ack
 from waypost.domain.auth import OAuth2Method
+from waypost.domain.backoff import Backoff
 from waypost.domain.masking import masked_headers
 from waypost.domain.retry import (
     Outcome,
@@ -35,7 +41,7 @@ from waypost.domain.retry import (
     Verdict,
     classify_response,
 )
-from waypost.errors import ConfigurationError, Unsendable, WaypostError
+from waypost.errors import ConfigurationError, DatabaseUnavailable, Unsendable, WaypostError
 from waypost.store import Store
 from waypost.store.models import (
     SUBSCRIPTION_ENDED,
@@ -113,6 +119,9 @@ class Dispatcher:
         self._reserved = 0
         self._starting: set[asyncio.Task[None]] = set()
         self._accepting = False
+        self._stop = asyncio.Event()
+        # The results the recorder holds while it waits for the database.
+        self._recording = 0
         # Claim again only once this many sends have finished: a claim is a write
         # transaction, and claiming one delivery per finished send would make the
         # database, not the network, the bottleneck.
@@ -123,9 +132,11 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until ``stop`` is set, then finish in-flight sends and record them."""
+        self._stop = stop
         recorder = asyncio.create_task(self._record_forever())
         log.info("dispatcher_started owner=%s", self.owner)
         self._accepting = True
+        backoff = Backoff(self._settings.database_retry_max)
         try:
             while not stop.is_set():
                 if self._capacity() < self._refill_at:
@@ -133,9 +144,15 @@ class Dispatcher:
                     continue
                 try:
                     wanted, claimed = await self._claim_once()
+                except DatabaseUnavailable:
+                    # The store has logged the outage. New work announced once the
+                    # database is back (LISTEN reconnected, an ingest) ends the pause early.
+                    await self._wait(self._wakeup, stop, seconds=backoff.next())
+                    continue
                 except WaypostError as exc:
                     log.error("claim_failed owner=%s reason=%s", self.owner, exc.reason)
                     wanted, claimed = 1, 0
+                backoff.reset()
                 if claimed < wanted:
                     # Nothing more is due: sleep until new work is signalled or the poll
                     # interval passes (retries become due with time).
@@ -145,11 +162,23 @@ class Dispatcher:
                 await asyncio.wait(self._starting)
             if self._inflight:
                 await asyncio.wait(self._inflight)
-            # Everything sent is recorded before stopping; the recorder never raises.
-            await self._results.join()
+            await self._record_remaining()
         finally:
             recorder.cancel()
             log.info("dispatcher_stopped owner=%s", self.owner)
+
+    async def _record_remaining(self) -> None:
+        """Wait until everything sent is recorded (the recorder never raises), or, while
+        the database stays unavailable, for as long as a lease lasts: by then these
+        deliveries are due again, for whichever dispatcher claims them next."""
+        try:
+            await asyncio.wait_for(self._results.join(), self._settings.lease_seconds)
+        except TimeoutError:
+            log.error(
+                "record_abandoned owner=%s count=%d",
+                self.owner,
+                self._results.qsize() + self._recording,
+            )
 
     @staticmethod
     async def _wait(signal: asyncio.Event, stop: asyncio.Event, *, seconds: float | None) -> None:
@@ -172,7 +201,7 @@ class Dispatcher:
         """Send deliveries stored under ``lease``; the rest of its room is free again."""
         self._free(lease.count - len(deliveries))
         if deliveries:
-            task = asyncio.create_task(self._take(deliveries))
+            task = asyncio.create_task(self._take(deliveries, lease.until))
             self._starting.add(task)
             task.add_done_callback(self._starting.discard)
 
@@ -182,9 +211,9 @@ class Dispatcher:
     def wake(self) -> None:
         self._wakeup.set()
 
-    async def _take(self, deliveries: Sequence[ClaimedDelivery]) -> None:
+    async def _take(self, deliveries: Sequence[ClaimedDelivery], lease_until: datetime) -> None:
         try:
-            await self._start(deliveries, self._clock())
+            await self._start(deliveries, self._clock(), lease_until)
         except WaypostError as exc:
             # They are sent once their lease ends, by whichever dispatcher claims them.
             log.error("handover_failed count=%d reason=%s", len(deliveries), exc.reason)
@@ -206,17 +235,22 @@ class Dispatcher:
         """Claim and start what fits; returns how many were asked for and how many came."""
         wanted = min(self._capacity(), self._settings.dispatch_batch_size)
         now = self._clock()
+        lease_until = self._lease_end(now)
         claimed = await self._store.claim_due(
-            owner=self.owner, limit=wanted, now=now, lease_until=self._lease_end(now)
+            owner=self.owner, limit=wanted, now=now, lease_until=lease_until
         )
         if claimed:
-            await self._start(claimed, now)
+            await self._start(claimed, now, lease_until)
         return wanted, len(claimed)
 
-    async def _start(self, claimed: Sequence[ClaimedDelivery], now: datetime) -> None:
-        """A task per delivery leased to this dispatcher; those of ended subscriptions are
-        cancelled."""
-        targets = await self._load_targets({delivery.webhook_id for delivery in claimed}, now)
+    async def _start(
+        self, claimed: Sequence[ClaimedDelivery], now: datetime, lease_until: datetime
+    ) -> None:
+        """A task per delivery leased to this dispatcher until ``lease_until``; those of
+        ended subscriptions are cancelled."""
+        targets = await self._load_targets(
+            {delivery.webhook_id for delivery in claimed}, now, lease_until
+        )
         ended = []
         for delivery in claimed:
             target = targets.get(delivery.webhook_id)
@@ -240,7 +274,9 @@ class Dispatcher:
             # in recording it; the delivery is sent again when its lease ends.
             log.error("deliver_crashed", exc_info=task.exception())
 
-    async def _load_targets(self, webhook_ids: set[str], now: datetime) -> dict[str, _Target]:
+    async def _load_targets(
+        self, webhook_ids: set[str], now: datetime, lease_until: datetime
+    ) -> dict[str, _Target]:
         """Subscriptions with decrypted secrets, cached briefly: decrypting per send is costly."""
         clock = time.monotonic()
         missing = [
@@ -249,7 +285,7 @@ class Dispatcher:
             if webhook_id not in self._targets or self._targets[webhook_id][0] < clock
         ]
         if missing:
-            found = await self._store.send_targets(subscription_ids=missing, now=now)
+            found = await self._send_targets(missing, now, lease_until)
             for webhook_id in missing:
                 send = found.get(webhook_id)
                 target = _Target(send=send, policy=self._policy(send)) if send else None
@@ -260,6 +296,26 @@ class Dispatcher:
             if target is not None:
                 result[webhook_id] = target
         return result
+
+    async def _send_targets(
+        self, webhook_ids: list[str], now: datetime, lease_until: datetime
+    ) -> dict[str, SendTarget]:
+        """The subscriptions of deliveries just leased. While the database is unavailable
+        they are asked for again, as long as a send started then would still end within
+        the lease; after that the deliveries wait for their lease to end and are claimed
+        again like any other."""
+        slowest = max(self._settings.request_timeout, self._settings.ack_timeout)
+        last_start = lease_until - timedelta(seconds=slowest)
+        backoff = Backoff(self._settings.database_retry_max)
+        while True:
+            try:
+                return await self._store.send_targets(subscription_ids=webhook_ids, now=now)
+            except DatabaseUnavailable:
+                pause = backoff.next()
+                if self._stop.is_set() or self._clock() + timedelta(seconds=pause) > last_start:
+                    raise
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), pause)
 
     def _policy(self, target: SendTarget) -> RetryPolicy:
         subscription = target.subscription
@@ -374,22 +430,26 @@ class Dispatcher:
             batch = [await self._results.get()]
             while len(batch) < self._settings.dispatch_batch_size and not self._results.empty():
                 batch.append(self._results.get_nowait())
+            self._recording = len(batch)
             await self._record(batch)
+            self._recording = 0
             for _ in batch:
                 self._results.task_done()
 
     async def _record(self, batch: Sequence[AttemptRecord]) -> None:
-        delay = 0.1
+        backoff = Backoff(self._settings.database_retry_max)
         while True:
             try:
                 await self._store.record_attempts(owner=self.owner, records=batch)
                 return
+            except DatabaseUnavailable:
+                # Keep the results and try again, for as long as the outage lasts (the
+                # store has logged it); the leases keep other dispatchers off these
+                # deliveries until they end.
+                await asyncio.sleep(backoff.next())
             except WaypostError as exc:
-                # The database is unavailable: keep the results and try again; the lease
-                # keeps other dispatchers off these deliveries meanwhile.
                 log.error("record_failed count=%d reason=%s", len(batch), exc.reason)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(backoff.next())
             except Exception:
                 # A defect, not an outage: retrying cannot help. Nothing is lost, as the
                 # leases expire and these deliveries are sent again.

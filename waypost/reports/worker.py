@@ -2,7 +2,9 @@
 
 Runs in every process that dispatches (``serve``, ``worker``). A report is
 claimed under a lease, so exactly one process builds it; a builder that dies
-leaves the lease to run out and another process starts the report over. The
+leaves the lease to run out and another process starts the report over, as does
+one whose database goes away mid-build. While the database is unavailable the
+worker pauses between tries, up to ``WAYPOST_DATABASE_RETRY_MAX`` seconds. The
 CSV is written a page of rows at a time, gzip-compressed into parts of about a
 megabyte stored in the database, so memory stays bounded whatever its size.
 """
@@ -24,8 +26,9 @@ import orjson
 
 from waypost.config import Settings
 from waypost.delivery.sender import OutboundRequest, Sender
+from waypost.domain.backoff import Backoff
 from waypost.domain.reports import csv_chunk, iso
-from waypost.errors import WaypostError
+from waypost.errors import DatabaseUnavailable, WaypostError
 from waypost.reports.mail import Mailer
 from waypost.store import Store
 from waypost.store.reports import Report
@@ -61,15 +64,22 @@ class ReportWorker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def run(self, stop: asyncio.Event) -> None:
+        backoff = Backoff(self._settings.database_retry_max)
         while not stop.is_set():
+            pause = self._settings.report_poll_interval
             try:
                 worked = await self.work_once()
+                backoff.reset()
+            except DatabaseUnavailable:
+                # The store has logged the outage; try again less and less often.
+                worked = False
+                pause = max(pause, backoff.next())
             except WaypostError as exc:
                 log.error("report_worker_failed reason=%s", exc.reason)
                 worked = False
             if not worked:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._settings.report_poll_interval)
+                    await asyncio.wait_for(stop.wait(), pause)
 
     async def work_once(self) -> bool:
         """Build one waiting report, or send orphaned notifications; whether there was work."""

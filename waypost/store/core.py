@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -11,14 +12,17 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from alembic.util import CommandError
+from sqlalchemy.exc import IntegrityError
 
 from waypost.crypto import SecretBox
-from waypost.errors import StoreError, ValidationFailed, WaypostError
+from waypost.errors import DatabaseUnavailable, StoreError, WaypostError
 from waypost.store import schema as t
 from waypost.store.dialect import dialect_for
 from waypost.store.engine import Connection, Engines
+from waypost.store.migrate import migrate
 from waypost.store.models import SUBSCRIPTION_ENDED, DeliveryStatus
+from waypost.store.outage import DRIVER_ERRORS, DatabaseHealth, translate
 
 
 def valid_id(value: str) -> bool:
@@ -28,23 +32,6 @@ def valid_id(value: str) -> bool:
     except ValueError:
         return False
     return len(value) == 36
-
-
-def _cause(exc: SQLAlchemyError) -> str:
-    """The driver's error class name: enough to diagnose, never a parameter value."""
-    orig = getattr(exc, "orig", None)
-    return type(getattr(orig, "__cause__", None) or orig or exc).__name__
-
-
-def _failure(exc: SQLAlchemyError, doing: str) -> WaypostError:
-    """PostgreSQL's data exceptions (SQLSTATE class 22) are bad input, not an outage: the one
-    that gets past request validation is a NUL character, which PostgreSQL's text refuses."""
-    sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
-    if sqlstate == "22021":
-        return ValidationFailed("a text value contains a NUL character (\\u0000)")
-    if sqlstate.startswith("22"):
-        return ValidationFailed(f"a value is not accepted by the database: {_cause(exc)}")
-    return StoreError(f"database {doing} failed: {_cause(exc)}")
 
 
 def active(now: datetime | sa.BindParameter[datetime]) -> sa.ColumnElement[bool]:
@@ -62,11 +49,14 @@ def dumps(value: Any) -> str:
 class StoreCore:
     """Connections and transactions; the query groups build on it."""
 
-    def __init__(self, engines: Engines, box: SecretBox) -> None:
+    def __init__(self, engines: Engines, box: SecretBox, *, retry_max: float) -> None:
         self._engines = engines
         self._box = box
         # Every difference between SQLite and PostgreSQL is asked of this object.
         self._dialect = dialect_for(engines)
+        self.health = DatabaseHealth()
+        self.retry_max = retry_max
+        """The longest pause between tries of a loop of the store's own (LISTEN)."""
 
     @property
     def dialect(self) -> str:
@@ -84,28 +74,56 @@ class StoreCore:
     async def close(self) -> None:
         await self._engines.dispose()
 
+    async def migrate(self) -> None:
+        """Bring the database to the newest schema; safe to run concurrently and repeatedly."""
+        started = time.monotonic()
+        try:
+            await migrate(self._engines)
+        except DRIVER_ERRORS as exc:
+            raise self._failed(exc, "migration", started, wrote=True) from exc
+        except CommandError as exc:
+            # Alembic's own: a database migrated by a newer waypost, say.
+            self.health.answered(started, wrote=True)
+            raise StoreError(f"database migration failed: {exc}") from exc
+        self.health.answered(started, wrote=True)
+
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Connection]:
-        """One write transaction; driver errors leave as ``StoreError``."""
+        """One write transaction; driver errors leave as waypost's (``outage.translate``),
+        but for ``IntegrityError``, which callers turn into their own answers."""
+        started = time.monotonic()
         try:
             async with self._engines.begin() as connection:
                 yield connection
         except IntegrityError:
+            self.health.answered(started, wrote=True)
             raise
-        except SQLAlchemyError as exc:
-            raise _failure(exc, "write") from exc
+        except DRIVER_ERRORS as exc:
+            raise self._failed(exc, "write", started, wrote=True) from exc
+        self.health.answered(started, wrote=True)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Connection]:
+        started = time.monotonic()
         try:
             async with self._engines.connect() as connection:
                 yield connection
-        except SQLAlchemyError as exc:
-            raise _failure(exc, "read") from exc
+        except DRIVER_ERRORS as exc:
+            raise self._failed(exc, "read", started, wrote=False) from exc
+        self.health.answered(started, wrote=False)
+
+    def _failed(self, exc: Exception, doing: str, started: float, *, wrote: bool) -> WaypostError:
+        """``exc`` as waypost's error, noted in ``health``: an outage is logged once."""
+        error = translate(exc, doing)
+        if isinstance(error, DatabaseUnavailable):
+            self.health.failed(started, exc, wrote=wrote)
+        else:
+            self.health.answered(started, wrote=wrote)
+        return error
 
     def work_signals(self, wakeup: asyncio.Event) -> AbstractAsyncContextManager[None]:
         """While open, ``wakeup`` is set whenever another process announces due work."""
-        return self._dialect.work_signals(wakeup)
+        return self._dialect.work_signals(wakeup, health=self.health, retry_max=self.retry_max)
 
     async def _end_subscriptions(
         self, connection: Connection, subscription_ids: Sequence[str], now: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from waypost.crypto import SecretBox
 from waypost.domain.ack import order_key
 from waypost.domain.values import Candidate
-from waypost.errors import NotFound
+from waypost.errors import DatabaseUnavailable, NotFound, StoreError
 from waypost.store import schema as t
 from waypost.store.bulk import Bulk
 from waypost.store.core import StoreCore, active, dumps, valid_id
@@ -32,6 +33,8 @@ from waypost.store.models import (
     NewEvent,
     StoredEvent,
 )
+
+log = logging.getLogger(__name__)
 
 d = t.deliveries
 
@@ -81,8 +84,8 @@ class _IngestRequest:
 
 
 class DeliveryQueries(StoreCore):
-    def __init__(self, engines: Engines, box: SecretBox) -> None:
-        super().__init__(engines, box)
+    def __init__(self, engines: Engines, box: SecretBox, *, retry_max: float) -> None:
+        super().__init__(engines, box, retry_max=retry_max)
         self._waiting_ingests: list[_IngestRequest] = []
         self._ingest_writer: asyncio.Task[None] | None = None
         self._handover: Handover | None = None
@@ -178,6 +181,7 @@ class DeliveryQueries(StoreCore):
         return await ids
 
     async def _write_ingests(self) -> None:
+        group: list[_IngestRequest] = []
         try:
             while self._waiting_ingests:
                 size = count = 0
@@ -189,8 +193,16 @@ class DeliveryQueries(StoreCore):
                 group = self._waiting_ingests[:count]
                 del self._waiting_ingests[:count]
                 await self._write_group(group)
+        except Exception:
+            log.exception("ingest_writer_crashed")
         finally:
             self._ingest_writer = None
+            # Whatever ended the writer (a defect, or the loop cancelling it at exit), no
+            # request may wait for an answer that would never come.
+            for request in (*group, *self._waiting_ingests):
+                if not request.ids.done():
+                    request.ids.set_exception(StoreError("the ingest was interrupted"))
+            self._waiting_ingests.clear()
 
     async def _write_group(self, group: Sequence[_IngestRequest]) -> None:
         lease = self._reserve(group)
@@ -199,6 +211,13 @@ class DeliveryQueries(StoreCore):
         except Exception as exc:
             if lease is not None and self._handover is not None:
                 self._handover.release(lease)
+            if isinstance(exc, DatabaseUnavailable):
+                # Every request of the group would fail alike, each only after a wait of
+                # its own (another process's SQLite lock): all of them are answered now.
+                for request in group:
+                    if not request.ids.done():
+                        request.ids.set_exception(DatabaseUnavailable(exc.reason))
+                return
             if len(group) > 1:
                 # One request's bad value or key conflict must not fail the others.
                 for request in group:

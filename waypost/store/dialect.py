@@ -22,6 +22,7 @@ from typing import Any, ClassVar, TypeVar
 import sqlalchemy as sa
 
 from waypost.store.engine import Connection, Engines
+from waypost.store.outage import DatabaseHealth
 
 Encoder = Callable[[Any], Any]
 """Turns one value into what the driver stores for its column type."""
@@ -76,8 +77,12 @@ class Dialect(ABC):
         transaction of ``connection`` commits."""
 
     @abstractmethod
-    def work_signals(self, wakeup: asyncio.Event) -> AbstractAsyncContextManager[None]:
-        """While open, ``wakeup`` is set whenever another process announces due work."""
+    def work_signals(
+        self, wakeup: asyncio.Event, *, health: DatabaseHealth, retry_max: float
+    ) -> AbstractAsyncContextManager[None]:
+        """While open, ``wakeup`` is set whenever another process announces due work; a
+        loop that listens reports outages to ``health`` and pauses at most ``retry_max``
+        seconds between tries."""
 
     # Bulk writes (``bulk.py``) and migrations (``migrate.py``): only a connection at hand.
 

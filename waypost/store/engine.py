@@ -10,9 +10,17 @@ inline) and, under load, made the loop and the driver threads queue for the GIL,
 which bounded single-event ingest at about 200 requests/s. Writes go through one
 connection (SQLite has a single writer anyway), taken under an ``asyncio.Lock`` so a
 waiting writer never blocks the loop, and its commit runs in a thread, since that is
-where the disk is written; reads use a pool that grows instead of blocking. The
-price is that a write of another process (the CLI) holding the database's lock
-stalls the loop for as long as it holds it, which is milliseconds.
+where the disk is written; reads use a pool that grows instead of blocking.
+
+Another process's write (the CLI, a backup, someone's ``BEGIN EXCLUSIVE``) holds the
+file's lock. SQLite's own busy handler would wait for it inline, stalling the whole
+process, sends and health checks included, for as long as the lock is held. So the
+writer asks without waiting and, while the lock is taken, tries again after short
+``asyncio.sleep``s, for up to ``WAYPOST_SQLITE_LOCK_TIMEOUT`` seconds; then the write
+fails as ``DatabaseUnavailable`` (503 with ``Retry-After`` to an API client, a pause
+and another try for a background loop). WAL readers do not wait for writers at all;
+their busy handler, for the rare moments another connection holds the WAL index
+(recovery after a crash), waits at most ``_READ_BUSY_MS`` inline.
 """
 
 from __future__ import annotations
@@ -26,13 +34,20 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncResult, create_async_engine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.base import Executable
 
 from waypost.errors import ConfigurationError
+from waypost.store.outage import sqlite_locked
 
 SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+_READ_BUSY_MS = 1000
+# Pauses between tries for another process's write lock: as short as SQLite's own busy
+# handler starts with, growing to its longest sleep.
+_LOCK_PAUSE_FIRST = 0.001
+_LOCK_PAUSE_MAX = 0.1
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -140,16 +155,20 @@ class PostgresEngines(Engines):
 class SqliteEngines(Engines):
     dialect = "sqlite"
 
-    def __init__(self, write: Engine, read: Engine) -> None:
+    def __init__(self, write: Engine, read: Engine, *, lock_timeout: float) -> None:
         self._write = write
         self._read = read
         self._writer = asyncio.Lock()
+        self._lock_timeout = lock_timeout
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Connection]:
+        # The wait for another process's lock counts from here: writers queued behind one
+        # that is waiting for it give up together, not one lock timeout after another.
+        deadline = asyncio.get_running_loop().time() + self._lock_timeout
         async with self._writer:
             with self._write.connect() as connection:
-                transaction = connection.begin()
+                transaction = await self._begin(connection, deadline)
                 try:
                     yield InlineConnection(connection)
                 except BaseException:
@@ -158,6 +177,21 @@ class SqliteEngines(Engines):
                 # The commit writes the WAL and, every thousand pages, checkpoints it into
                 # the database file with an fsync: in a thread, the loop sends meanwhile.
                 await asyncio.to_thread(transaction.commit)
+
+    async def _begin(self, connection: sa.Connection, deadline: float) -> sa.RootTransaction:
+        """``BEGIN IMMEDIATE``, tried at least once and, while another process holds the
+        write lock, again until ``deadline`` (the loop's time) without blocking the loop;
+        then SQLite's "database is locked"."""
+        loop = asyncio.get_running_loop()
+        pause = _LOCK_PAUSE_FIRST
+        while True:
+            try:
+                return connection.begin()
+            except OperationalError as exc:
+                if not sqlite_locked(exc) or loop.time() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LOCK_PAUSE_MAX)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Connection]:
@@ -182,7 +216,9 @@ def driver_url(url: str) -> str:
     )
 
 
-def _sqlite_engine(url: str, *, synchronous: str, immediate: bool, **pool: Any) -> Engine:
+def _sqlite_engine(
+    url: str, *, synchronous: str, immediate: bool, busy_ms: int, **pool: Any
+) -> Engine:
     engine = sa.create_engine(url, **pool)
 
     @event.listens_for(engine, "connect")
@@ -192,7 +228,7 @@ def _sqlite_engine(url: str, *, synchronous: str, immediate: bool, **pool: Any) 
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -205,7 +241,13 @@ def _sqlite_engine(url: str, *, synchronous: str, immediate: bool, **pool: Any) 
     return engine
 
 
-def create_engines(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10) -> Engines:
+def create_engines(
+    url: str,
+    *,
+    sqlite_synchronous: str = "NORMAL",
+    sqlite_lock_timeout: float = 5.0,
+    pool_size: int = 10,
+) -> Engines:
     """Open the engines for ``url`` (``sqlite:///...`` or ``postgresql://...``)."""
     target = driver_url(url)
     if target.startswith("sqlite"):
@@ -218,6 +260,8 @@ def create_engines(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: i
             target,
             synchronous=mode,
             immediate=True,
+            # No inline wait: ``SqliteEngines._begin`` waits for the lock asynchronously.
+            busy_ms=0,
             pool_size=1,
             max_overflow=0,
             # Commits run in a thread, always under the writer lock: one at a time.
@@ -226,9 +270,14 @@ def create_engines(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: i
         # A reader that streams holds its connection across awaits; more readers than
         # pooled connections get a new one rather than a wait that would block the loop.
         read = _sqlite_engine(
-            target, synchronous=mode, immediate=False, pool_size=4, max_overflow=-1
+            target,
+            synchronous=mode,
+            immediate=False,
+            busy_ms=_READ_BUSY_MS,
+            pool_size=4,
+            max_overflow=-1,
         )
-        return SqliteEngines(write, read)
+        return SqliteEngines(write, read, lock_timeout=sqlite_lock_timeout)
     # No overflow: under load, connections opened beyond the pool were closed again as soon
     # as they were returned, and opening one (with its TLS handshake) cost more than waiting.
     return PostgresEngines(create_async_engine(target, pool_size=pool_size, max_overflow=0))

@@ -31,15 +31,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
+from waypost.domain.backoff import Backoff
+from waypost.errors import DatabaseUnavailable
 from waypost.store.dialect import Dialect, Encoder, Query
 from waypost.store.engine import Connection, PostgresEngines
+from waypost.store.outage import DRIVER_ERRORS, DatabaseHealth, cause, translate
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +82,10 @@ class PostgresDialect(Dialect):
         await connection.exec_driver_sql(f"NOTIFY {WORK_CHANNEL}")
 
     @asynccontextmanager
-    async def work_signals(self, wakeup: asyncio.Event) -> AsyncIterator[None]:
-        listening = asyncio.create_task(self._listen(wakeup))
+    async def work_signals(
+        self, wakeup: asyncio.Event, *, health: DatabaseHealth, retry_max: float
+    ) -> AsyncIterator[None]:
+        listening = asyncio.create_task(self._listen(wakeup, health, retry_max))
         try:
             yield
         finally:
@@ -86,28 +93,44 @@ class PostgresDialect(Dialect):
             with contextlib.suppress(asyncio.CancelledError):
                 await listening
 
-    async def _listen(self, wakeup: asyncio.Event) -> None:
-        """LISTEN on a connection of its own, reconnecting when it is lost; the dispatcher
-        polls meanwhile, so an outage here only delays deliveries by the poll interval."""
+    async def _listen(
+        self, wakeup: asyncio.Event, health: DatabaseHealth, retry_max: float
+    ) -> None:
+        """LISTEN on a connection of its own, reconnecting when it is lost, for as long as
+        the database takes to come back (an outage is logged once, by ``health``); the
+        dispatcher polls meanwhile, so an outage here only delays deliveries by the poll
+        interval."""
         assert isinstance(self._engines, PostgresEngines)
-        delay = 0.5
+        backoff = Backoff(retry_max)
         while True:
+            started = time.monotonic()
             try:
                 connection = await asyncpg.connect(self._engines.dsn)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("listen_failed reason=%s retry_in=%.1fs", type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+            except DRIVER_ERRORS as exc:
+                if isinstance(translate(exc, "listen"), DatabaseUnavailable):
+                    health.failed(started, exc, wrote=False)
+                else:
+                    # Not an outage (a password changed, say): the pool fails alike,
+                    # and its callers report it.
+                    log.warning("listen_failed reason=%s", cause(exc))
+                await asyncio.sleep(backoff.next())
                 continue
+            health.answered(started, wrote=False)
             try:
                 await self._listen_on(connection, wakeup)
-                delay = 0.5
                 log.warning("listen_lost; reconnecting")
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("listen_failed reason=%s", type(exc).__name__)
+            except DRIVER_ERRORS as exc:
+                log.warning("listen_lost reason=%s; reconnecting", cause(exc))
             finally:
+                # A connection lost mid-close has nothing left to release.
                 if not connection.is_closed():
-                    await connection.close(timeout=5)
+                    with contextlib.suppress(*DRIVER_ERRORS):
+                        await connection.close(timeout=5)
+            # A connection that lasted starts the pauses over; one lost as soon as it was
+            # made (a server cutting every new session) is not retried in a tight loop.
+            if time.monotonic() - started > retry_max:
+                backoff.reset()
+            await asyncio.sleep(backoff.next())
 
     @staticmethod
     async def _listen_on(connection: asyncpg.Connection, wakeup: asyncio.Event) -> None:
@@ -158,7 +181,13 @@ class PostgresDialect(Dialect):
             await connection.exec_driver_sql("SELECT 1")
         table, columns = into
         records = [tuple(row[name] for name in columns) for row in rows]
-        await driver.copy_records_to_table(table, records=records, columns=columns)
+        try:
+            await driver.copy_records_to_table(table, records=records, columns=columns)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            # As SQLAlchemy reports it for an INSERT: callers handle a key conflict the
+            # same way however the rows were sent. Other driver errors are the store's
+            # to translate (``StoreCore._write``).
+            raise IntegrityError(f"COPY {table}", None, exc) from exc
         return True
 
     @staticmethod

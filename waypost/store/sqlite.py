@@ -43,6 +43,7 @@ import sqlalchemy as sa
 
 from waypost.store.dialect import Dialect, Encoder, Query
 from waypost.store.engine import Connection
+from waypost.store.outage import DatabaseHealth
 from waypost.store.schema import UTCDateTime
 
 
@@ -80,7 +81,9 @@ class SqliteDialect(Dialect):
         # No other process to tell; in this one, the API sets the dispatcher's wakeup.
         return
 
-    def work_signals(self, wakeup: asyncio.Event) -> AbstractAsyncContextManager[None]:
+    def work_signals(
+        self, wakeup: asyncio.Event, *, health: DatabaseHealth, retry_max: float
+    ) -> AbstractAsyncContextManager[None]:
         return nullcontext()
 
     @staticmethod

@@ -14,7 +14,7 @@ from waypost.api.deps import Services, services, utcnow
 from waypost.api.errors import validation_reason
 from waypost.api.reports import ReportIn, ready_report, report_csv, request_report
 from waypost.domain.catalog import EVENT_TYPES
-from waypost.errors import WaypostError
+from waypost.errors import DatabaseUnavailable, WaypostError
 from waypost.web.pages import Viewer, checked_form, form_text, redirect, render, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -88,6 +88,8 @@ async def request_undelivered(
         return await _page(
             request, who, svc, values=values, chosen=chosen, error=validation_reason(exc.errors())
         )
+    except DatabaseUnavailable:
+        raise  # 503 with Retry-After, as everywhere, rather than a form to correct
     except WaypostError as exc:
         return await _page(request, who, svc, values=values, chosen=chosen, error=exc.reason)
     return redirect("/undelivered?notice=requested")

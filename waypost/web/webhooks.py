@@ -31,7 +31,7 @@ from waypost.api.webhooks import (
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
 from waypost.domain.masking import masked_headers
 from waypost.domain.payload import parse_fields
-from waypost.errors import ValidationFailed, WaypostError
+from waypost.errors import DatabaseUnavailable, ValidationFailed, WaypostError
 from waypost.store.auth_methods import StoredAuthMethod
 from waypost.store.models import Subscription
 from waypost.web import webhook_form
@@ -188,6 +188,8 @@ async def add_webhook(
         return _form_page(request, who, event_type, webhook_form.with_another_url(posted))
     try:
         await _create(svc, who, posted)
+    except DatabaseUnavailable:
+        raise  # 503 with Retry-After, as everywhere, rather than a form to correct
     except WaypostError as exc:
         return _form_page(request, who, event_type, posted, error=exc.reason)
     return redirect("/webhooks?notice=added")
@@ -345,6 +347,8 @@ async def send_test(
     """Send the test push now and show what was sent and what came back."""
     try:
         outcome = await (await prepare_test_push(svc, who.principal, webhook_id))
+    except DatabaseUnavailable:
+        raise
     except WaypostError as exc:
         return await _detail(request, who, svc, webhook_id, error=exc.reason)
     result = outcome.result
