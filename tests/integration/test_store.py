@@ -394,6 +394,27 @@ async def test_fresh_deliveries_are_stored_leased_to_the_local_dispatcher_while_
     assert handover.released == 1 and len(handover.handed) == 3
 
 
+async def test_listing_reads_the_fields_asked_for_raw_and_never_a_secret(store: Store) -> None:
+    tenant, sub = await _subscribed(store)
+    fields = ("expires_at", "id", "event_groups", "auth_method_id", "retry_delays", "created_at")
+    pages = [
+        page
+        async for page in store.list_subscriptions(
+            tenant_id=tenant.tenant_id, limit=10, now=NOW, fields=fields
+        )
+    ]
+    [[(expires, webhook_id, groups, method, delays, created)]] = pages
+    assert webhook_id == sub.id and method is None and not delays
+    assert groups == '["DELIVERED","IN_TRANSIT"]'
+    assert created.startswith("2026-11-01 12:00:00")
+    assert expires.startswith("2026-12-01 12:00:00")
+    with pytest.raises(ValueError, match="secret_enc"):
+        async for _ in store.list_subscriptions(
+            tenant_id=tenant.tenant_id, limit=10, now=NOW, fields=("id", "secret_enc")
+        ):
+            pass
+
+
 async def test_deleted_subscription_is_gone_everywhere(store: Store) -> None:
     tenant, sub = await _subscribed(store)
     await store.delete_subscription(tenant_id=tenant.tenant_id, subscription_id=sub.id, now=NOW)

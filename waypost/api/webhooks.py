@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,12 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from waypost.api.deps import Services, caller_key, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.responses import Json, JsonObject, OrjsonRoute
+from waypost.api.webhook_out import LISTED_SOURCES, listed_webhooks, webhook_out
 from waypost.delivery.outbound import PushOutcome, preview, sample_type, send_test_push
 from waypost.delivery.targets import check_target_url
 from waypost.domain import headers as http_headers
 from waypost.domain import subscriptions as rules
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
-from waypost.domain.eventcast import format_time, format_utc_text
+from waypost.domain.eventcast import format_time
 from waypost.domain.payload import parse_fields
 from waypost.domain.retry import exponential_delays
 from waypost.domain.routing import parse_filters
@@ -28,7 +27,6 @@ from waypost.domain.signing import generate_secret
 from waypost.errors import NotFound, ValidationFailed
 from waypost.store.models import (
     Header,
-    ListedSubscription,
     Principal,
     Subscription,
     SubscriptionSpec,
@@ -144,38 +142,6 @@ class WebhookOut(BaseModel):
 
 class WebhookCreated(WebhookOut):
     secret: str = Field(description="Signing secret (whsec_...); shown only in this response")
-
-
-def _configuration_out(url: str, content_type: str, header_keys: Iterable[str]) -> dict[str, Any]:
-    return {
-        "url": url,
-        "content_type": content_type,
-        "headers": [{"key": key} for key in header_keys],
-    }
-
-
-def webhook_out(subscription: Subscription) -> dict[str, Any]:
-    return {
-        "id": subscription.id,
-        "authenticator": subscription.authenticator,
-        "configuration": _configuration_out(
-            subscription.url, subscription.content_type, subscription.header_keys
-        ),
-        "trackingId": subscription.tracking_id,
-        "event_groups": list(subscription.event_groups),
-        "event_types": list(subscription.event_types),
-        "filters": list(subscription.filters),
-        "fields": list(subscription.fields) if subscription.fields is not None else None,
-        "auth_method_id": subscription.auth_method_id,
-        "success_codes": subscription.success_codes,
-        "retry_delays": (
-            list(subscription.retry_delays) if subscription.retry_delays is not None else None
-        ),
-        "retry_jitter": subscription.retry_jitter,
-        "require_ack": subscription.require_ack,
-        "created": format_time(subscription.created_at),
-        "expiry": format_time(subscription.expires_at) if subscription.expires_at else None,
-    }
 
 
 async def _check_auth_method(svc: Services, tenant_id: str, method_id: str | None) -> None:
@@ -338,84 +304,20 @@ async def list_webhooks(
     svc: Services = Depends(services),
 ) -> StreamingResponse:
     count = _parse_limit(limit)
-    pages = svc.store.list_subscriptions(tenant_id=principal.tenant_id, limit=count, now=utcnow())
+    pages = svc.store.list_subscriptions(
+        tenant_id=principal.tenant_id, limit=count, now=utcnow(), fields=LISTED_SOURCES
+    )
 
     async def body() -> AsyncIterator[bytes]:
         # A chunk per page of rows, so 150,000 subscriptions never sit in memory at once.
         opening = b"["
         async for page in pages:
-            items = _listed_items(page)
+            items = listed_webhooks(page)
             yield opening + items[1:-1]
             opening = b","
         yield b"]" if opening == b"," else b"[]"
 
     return StreamingResponse(body(), media_type="application/json")
-
-
-def _listed_items(page: Sequence[ListedSubscription]) -> bytes:
-    """The page's items as a JSON array. Its rows mostly share their configuration and JSON
-    columns, so each distinct value is rendered once and spliced into every item that has
-    it; the caches are the page's own, so they hold no more than the page does."""
-    configuration = lru_cache(maxsize=None)(_configuration_json)
-    json_value = lru_cache(maxsize=None)(_json_value)
-    return orjson.dumps([_listed_out(row, configuration, json_value) for row in page])
-
-
-def _configuration_json(url: str, content_type: str, header_keys: str) -> orjson.Fragment:
-    configuration = _configuration_out(url, content_type, orjson.loads(header_keys))
-    return orjson.Fragment(orjson.dumps(configuration))
-
-
-def _json_value(text: str) -> orjson.Fragment:
-    # Decoded and encoded again, so the bytes are those of a single webhook's response.
-    return orjson.Fragment(orjson.dumps(orjson.loads(text)))
-
-
-_EMPTY_LIST = orjson.Fragment(b"[]")
-
-
-def _listed_out(
-    row: ListedSubscription,
-    configuration: Callable[[str, str, str], orjson.Fragment],
-    json_value: Callable[[str], orjson.Fragment],
-) -> dict[str, Any]:
-    """``webhook_out``'s item, from a listing's row."""
-    (
-        webhook_id,
-        authenticator,
-        tracking_id,
-        url,
-        content_type,
-        header_keys,
-        event_groups,
-        event_types,
-        filters,
-        fields,
-        auth_method_id,
-        success_codes,
-        retry_delays,
-        retry_jitter,
-        require_ack,
-        created,
-        expiry,
-    ) = row
-    return {
-        "id": webhook_id,
-        "authenticator": authenticator,
-        "configuration": configuration(url, content_type, header_keys),
-        "trackingId": tracking_id,
-        "event_groups": json_value(event_groups),
-        "event_types": json_value(event_types),
-        "filters": json_value(filters) if filters else _EMPTY_LIST,
-        "fields": json_value(fields) if fields is not None else None,
-        "auth_method_id": auth_method_id,
-        "success_codes": success_codes,
-        "retry_delays": json_value(retry_delays) if retry_delays else None,
-        "retry_jitter": retry_jitter,
-        "require_ack": require_ack,
-        "created": format_utc_text(created),
-        "expiry": format_utc_text(expiry) if expiry else None,
-    }
 
 
 WebhookId = Annotated[str, Path(description="The subscription id", max_length=100)]

@@ -112,28 +112,11 @@ class Subscription:
     ended_at: datetime | None
 
 
-ListedSubscription = tuple[
-    str,  # id
-    str,  # authenticator
-    str | None,  # tracking_id
-    str,  # url
-    str,  # content_type
-    str,  # header_keys, JSON text
-    str,  # event_groups, JSON text
-    str,  # event_types, JSON text
-    str | None,  # filters, JSON text; None or "": none
-    str | None,  # fields, JSON text; None: the type's default data
-    str | None,  # auth_method_id
-    str,  # success_codes
-    str | None,  # retry_delays, JSON text; None or "": the default schedule
-    float,  # retry_jitter
-    bool,  # require_ack
-    str,  # created_at, UTC text that begins "YYYY-MM-DD HH:MM:SS"
-    str | None,  # expires_at, UTC text that begins "YYYY-MM-DD HH:MM:SS"
-]
-"""A subscription as a long listing reads it: the JSON columns as stored, undecoded, so the
-caller decodes each distinct text once rather than once per row (``Subscription`` costs
-tens of microseconds a row to build and render)."""
+ListedSubscription = tuple[Any, ...]
+"""A subscription as a long listing reads it: the raw values of the fields the caller
+asked for, in its order (``list_subscriptions``), the JSON columns as stored, undecoded,
+so the caller decodes each distinct text once rather than once per row (``Subscription``
+costs tens of microseconds a row to build and render)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -149,32 +149,18 @@ class SubscriptionQueries(StoreCore):
                     yield _subscription(row)
 
     async def list_subscriptions(
-        self, *, tenant_id: str, limit: int, now: datetime
+        self, *, tenant_id: str, limit: int, now: datetime, fields: Sequence[str]
     ) -> AsyncIterator[Sequence[ListedSubscription]]:
         """Active subscriptions, newest first, a page of rows at a time: memory stays flat
-        for 150,000. Ids and times come out as text from the database, since their Python
-        type processors were most of the listing's time per row."""
+        for 150,000. Each row holds the raw values of ``fields`` (``Subscription``'s
+        attribute names: which ones, and in what order, is the API's choice) in their
+        order: ids and times as text made by the database, since their Python type
+        processors were most of the listing's time per row, the times UTC and beginning
+        ``YYYY-MM-DD HH:MM:SS``; JSON as its stored text, NULL or empty for none; every
+        other value as ``Subscription`` holds it."""
         c = t.webhooks.c
         query = (
-            sa.select(
-                self._dialect.id_text(c.id),
-                c.authenticator,
-                c.tracking_id,
-                c.url,
-                c.content_type,
-                c.header_keys,
-                c.event_groups,
-                c.event_types,
-                c.filters,
-                c.fields,
-                self._dialect.id_text(c.auth_method_id),
-                c.success_codes,
-                c.retry_delays,
-                c.retry_jitter,
-                c.require_ack,
-                self._dialect.utc_text(c.created_at),
-                self._dialect.utc_text(c.expires_at),
-            )
+            sa.select(*(self._listed_column(name) for name in fields))
             .where(c.tenant_id == tenant_id, active(now))
             .order_by(c.created_at.desc(), c.id.desc())
             .limit(limit)
@@ -185,6 +171,17 @@ class SubscriptionQueries(StoreCore):
             async for page in result.partitions(LIST_PAGE):
                 # SQLAlchemy's rows, which unpack as the tuples they are typed as here.
                 yield cast(Sequence[ListedSubscription], page)
+
+    def _listed_column(self, name: str) -> sa.ColumnElement[Any]:
+        """The column a listing reads for a ``Subscription`` attribute, by its type."""
+        column = _LISTABLE_COLUMNS.get(name)
+        if column is None:
+            raise ValueError(f"a listing has no subscription field {name!r}")
+        if isinstance(column.type, sa.Uuid):
+            return self._dialect.id_text(column)
+        if isinstance(column.type, t.UTCDateTime):
+            return self._dialect.utc_text(column)
+        return column
 
     async def get_subscription(
         self, *, tenant_id: str, subscription_id: str, now: datetime
@@ -349,6 +346,9 @@ _SUBSCRIPTION_COLUMNS = [
     not in {"headers_enc", "secret_enc", "previous_secret_enc", "previous_secret_until"}
 ]
 
+
+# What a listing may read: a subscription's own columns, never its secrets.
+_LISTABLE_COLUMNS = {column.name: column for column in _SUBSCRIPTION_COLUMNS}
 
 _SECRET_COLUMNS = (
     t.webhooks.c.headers_enc,
