@@ -16,7 +16,6 @@ from waypost.api.deps import Services, caller_key, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.responses import Json, JsonObject
 from waypost.delivery.outbound import PushOutcome, preview, sample_type, send_test_push
-from waypost.delivery.targets import check_target_url
 from waypost.domain import subscriptions as rules
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
 from waypost.domain.eventcast import format_time, format_utc_text
@@ -24,6 +23,7 @@ from waypost.domain.payload import parse_fields
 from waypost.domain.retry import exponential_delays
 from waypost.domain.routing import parse_filters
 from waypost.domain.signing import generate_secret
+from waypost.domain.urls import check_url
 from waypost.errors import NotFound, ValidationFailed
 from waypost.store.models import (
     Header,
@@ -200,7 +200,11 @@ def _specs(
 ) -> list[SubscriptionSpec]:
     """Validate once, then one spec per tracking id; any error rejects the whole request."""
     configuration = body.configuration
-    check_target_url(configuration.url, allow_private=svc.settings.allow_private_targets)
+    check_url(
+        configuration.url,
+        field="configuration.url",
+        allow_private=svc.settings.allow_private_targets,
+    )
     pairs = [(header.key, header.value) for header in configuration.headers]
     rules.check_headers(pairs)
     groups = rules.check_event_groups(body.event_groups or [], custom)
