@@ -20,10 +20,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
+from waypost.api.inputs import Instant
 from waypost.api.responses import Json
 from waypost.domain import sessions
 from waypost.domain.passwords import DUMMY_HASH, verify_password
@@ -44,8 +45,8 @@ _SESSIONS = "sessions"
 class ReportIn(BaseModel):
     # Not strict: the dates arrive as ISO 8601 strings.
     model_config = ConfigDict(extra="forbid")
-    start_date: AwareDatetime = Field(description="Time of the first failed webhook to include")
-    end_date: AwareDatetime = Field(description="Time of the last failed webhook to include")
+    start_date: Instant = Field(description="Time of the first failed webhook to include")
+    end_date: Instant = Field(description="Time of the last failed webhook to include")
     webhook_types: list[Annotated[str, Field(max_length=100)]] | None = Field(
         default=None, max_length=200, description="Type names; null for every type"
     )
