@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -38,6 +39,7 @@ router = APIRouter(tags=["webhooks"], responses=COMMON_ERRORS)
 MAX_LIST = 150_000
 DEFAULT_LIST = 10_000
 _STRICT = ConfigDict(extra="forbid", strict=True)
+_LIMIT = re.compile(r"[0-9]{1,6}")
 
 
 class HeaderIn(BaseModel):
@@ -313,7 +315,9 @@ async def create_webhooks_batch(
 def _parse_limit(limit: str | None) -> int:
     if limit is None:
         return DEFAULT_LIST
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIST:
+    # ASCII digits only: str.isdigit() also takes "¹" and "①", which int() refuses, and
+    # "٣", which int() reads as 3.
+    if not _LIMIT.fullmatch(limit) or not 1 <= int(limit) <= MAX_LIST:
         raise ValidationFailed(f"limit: must be a whole number from 1 to {MAX_LIST}")
     return int(limit)
 
