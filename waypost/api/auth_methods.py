@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
-from waypost.api.responses import Json
+from waypost.api.responses import Json, OrjsonRoute
 from waypost.domain.auth import (
     AuthMethod,
     ClientAuth,
@@ -28,7 +28,7 @@ from waypost.errors import ValidationFailed
 from waypost.store.auth_methods import StoredAuthMethod
 from waypost.store.models import Principal
 
-router = APIRouter(tags=["auth methods"], responses=COMMON_ERRORS)
+router = APIRouter(tags=["auth methods"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 _HEADER_NAME = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
-from waypost.api.responses import Json, JsonObject
+from waypost.api.responses import Json, JsonObject, OrjsonRoute
 from waypost.domain.catalog import (
     EVENT_GROUPS,
     EVENT_TYPES,
@@ -25,7 +25,7 @@ from waypost.domain.payload import parse_fields
 from waypost.errors import Conflict, NotFound, ValidationFailed
 from waypost.store.models import Principal
 
-router = APIRouter(tags=["catalog"], responses=COMMON_ERRORS)
+router = APIRouter(tags=["catalog"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 
 
 class EventTypeOut(BaseModel):

@@ -11,11 +11,11 @@ from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.events import DeliveryOut, delivery_out, iso
 from waypost.api.inputs import Instant
-from waypost.api.responses import Json
+from waypost.api.responses import Json, OrjsonRoute
 from waypost.store.history import DeliveryFilter
 from waypost.store.models import Attempt, DeliveryStatus, DeliverySummary, Principal
 
-router = APIRouter(tags=["deliveries"], responses=COMMON_ERRORS)
+router = APIRouter(tags=["deliveries"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 
 DeliveryId = Annotated[str, Path(max_length=100)]
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from waypost.api.responses import Json
+from waypost.domain.json_numbers import location
 from waypost.errors import RateLimited, WaypostError
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,7 @@ def error_response(
 
 def _location(loc: Sequence[Any]) -> str:
     """``("body", "configuration", "headers", 0, "key")`` → ``configuration.headers[0].key``."""
-    text = ""
-    for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "body"
+    return location(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
 
 
 def _validation_reason(exc: RequestValidationError) -> str:

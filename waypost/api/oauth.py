@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from waypost.api.deps import ACCESS_TOKEN_KEY, Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND
-from waypost.api.responses import Json
+from waypost.api.responses import Json, OrjsonRoute
 from waypost.domain.keys import digest
 from waypost.domain.scopes import (
     ACCESS_TOKEN_SECONDS,
@@ -44,7 +44,7 @@ from waypost.errors import Forbidden, ValidationFailed
 from waypost.store.api_clients import ApiClient
 from waypost.store.models import Principal
 
-router = APIRouter(tags=["oauth"], responses=COMMON_ERRORS)
+router = APIRouter(tags=["oauth"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 
 # authlib logs issued tokens at DEBUG; tokens are secrets.
 logging.getLogger("authlib").setLevel(logging.INFO)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.inputs import Instant
-from waypost.api.responses import Json
+from waypost.api.responses import Json, OrjsonRoute
 from waypost.domain import sessions
 from waypost.domain.passwords import DUMMY_HASH, verify_password
 from waypost.domain.reports import ReportRequest, check_range, read_link, sign_link
@@ -35,7 +35,7 @@ from waypost.ingest import resolve_types, unknown_type
 from waypost.store.models import Principal
 from waypost.store.reports import Report
 
-router = APIRouter(tags=["reports"], responses=COMMON_ERRORS)
+router = APIRouter(tags=["reports"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LINKS = "report-links"

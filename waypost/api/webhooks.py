@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from waypost.api.deps import Services, caller_key, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
-from waypost.api.responses import Json, JsonObject
+from waypost.api.responses import Json, JsonObject, OrjsonRoute
 from waypost.delivery.outbound import PushOutcome, preview, sample_type, send_test_push
 from waypost.domain import subscriptions as rules
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
@@ -34,7 +34,7 @@ from waypost.store.models import (
     SubscriptionSpec,
 )
 
-router = APIRouter(tags=["webhooks"], responses=COMMON_ERRORS)
+router = APIRouter(tags=["webhooks"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 
 MAX_LIST = 150_000
 DEFAULT_LIST = 10_000

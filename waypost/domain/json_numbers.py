@@ -1,0 +1,98 @@
+"""JSON request bodies whose numbers are stored and sent exactly as they were posted.
+
+orjson, which parses every JSON body, reads an integer beyond 64 bits as a float
+(``1000000000000000000000000000000`` would be stored as ``1e+30``), and refuses
+``NaN``, ``Infinity``, ``-Infinity`` and numbers beyond a double (``1e400``) only as
+malformed JSON; the standard library takes them all (and orjson would write a NaN back
+as ``null``). None of them can reach a receiver unchanged, so all are refused, naming
+where they are: integers must lie between -2**63 and 2**64 - 1 (signed or unsigned 64
+bits, which orjson keeps exactly); anything larger belongs in a string. Fractions are
+doubles, as JSON parsers everywhere read them.
+
+The check is cheap because a number out of range needs many digits: the body is
+scanned once for a run of 19 digits (the shortest integer out of range,
+-9223372036854775809, has 19), which costs about a third of orjson's own parse. Only a
+body with such a run, in a number or in a string, is parsed again, by the standard
+library, whose integers are exact, to tell where it is; only a malformed body is parsed
+again to tell whether a NaN or an Infinity made it so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from waypost.errors import ValidationFailed
+
+INT_MIN = -(2**63)
+INT_MAX = 2**64 - 1
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * len(str(INT_MIN)[1:])
+
+
+def parse_json(body: bytes) -> Any:
+    """``body`` parsed; ``ValidationFailed`` naming where a number cannot be kept exactly,
+    ``orjson.JSONDecodeError`` (a ``json.JSONDecodeError``) if it is not JSON."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        _explain_malformed(body)
+        raise
+    if _LONG_RUN in body.translate(_DIGITS_AS_ZERO):
+        try:
+            exact = json.loads(body)
+        except RecursionError as exc:
+            # orjson allows 1,024 levels, the standard library about as many as the stack.
+            raise ValidationFailed("body: nested too deeply to check its numbers") from exc
+        _refuse_inexact(exact)
+    return value
+
+
+def _explain_malformed(body: bytes) -> None:
+    """A body orjson refused may still be JSON to the standard library, with a NaN or an
+    Infinity in it: then the refusal says where; else orjson's error stands."""
+    try:
+        lenient = json.loads(body)
+    except (ValueError, RecursionError):
+        return
+    _refuse_inexact(lenient)
+
+
+def _refuse_inexact(value: Any) -> None:
+    """Raise ``ValidationFailed`` at the first number in ``value`` JSON cannot carry."""
+    pending: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(((*path, key), child) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            pending.extend(
+                ((*path, index), child) for index, child in reversed(list(enumerate(item)))
+            )
+        elif isinstance(item, int) and not INT_MIN <= item <= INT_MAX:
+            raise ValidationFailed(
+                f"{location(path)}: integer beyond 64 bits (from {INT_MIN} to {INT_MAX}); "
+                "send it as a string"
+            )
+        elif isinstance(item, float) and math.isnan(item):
+            raise ValidationFailed(f"{location(path)}: NaN is not a JSON number")
+        elif isinstance(item, float) and math.isinf(item):
+            raise ValidationFailed(
+                f"{location(path)}: Infinity, or a number too large for a double, "
+                "is not a JSON number"
+            )
+
+
+def location(path: Sequence[str | int]) -> str:
+    """``("events", 0, "data", "id")`` → ``events[0].data.id``; the root is ``body``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "body"
