@@ -34,10 +34,23 @@ def test_numbers_json_cannot_carry_are_refused_naming_where(body: bytes, reason:
     assert refused.value.reason.startswith(reason), refused.value.reason
 
 
-def test_the_ends_of_64_bits_and_long_digit_strings_are_kept() -> None:
-    body = b'{"a": 18446744073709551615, "b": -9223372036854775808, "c": "1234567890123456789012"}'
-    assert parse_json(body) == {"a": INT_MAX, "b": INT_MIN, "c": "1234567890123456789012"}
-    assert parse_json(b'{"d": 1.5e308, "e": 12345678901234567890.5}')["d"] == 1.5e308
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 18446744073709551615, "b": -9223372036854775808, "c": "12345678901234567890"}',
+        b'{"c": "12345678901234567890", "d": [" 12345678901234567890", ",12345678901234567890"]}',
+        b"[\n  9223372036854775807,\n\t-9223372036854775808\r\n]",
+    ],
+)
+def test_the_ends_of_64_bits_and_long_digit_strings_are_kept(body: bytes) -> None:
+    assert parse_json(body) == json.loads(body)
+
+
+def test_long_fractions_are_doubles() -> None:
+    assert parse_json(b'{"d": 1.5e308, "e": 12345678901234567890.5}') == {
+        "d": 1.5e308,
+        "e": 12345678901234567890.5,
+    }
 
 
 @pytest.mark.parametrize("body", [b'{"a": ', b'{"a": "\\ud800"}', b"\xff", b"{'a': 1}"])
@@ -67,13 +80,16 @@ def test_every_value_within_the_rule_comes_back_unchanged(value: Any) -> None:
 @given(
     st.integers(max_value=INT_MIN - 1) | st.integers(min_value=INT_MAX + 1),
     st.lists(st.integers(0, 3), max_size=3),
+    st.sampled_from([{}, {"indent": 2}, {"separators": (",", ":")}]),
 )
-def test_an_integer_beyond_64_bits_is_found_wherever_it_is(number: int, depth: list[int]) -> None:
+def test_an_integer_beyond_64_bits_is_found_wherever_it_is(
+    number: int, depth: list[int], layout: dict[str, Any]
+) -> None:
     value: Any = number
     where = ""
     for position in reversed(depth):
         value = {"k": [None] * position + [value]}
         where = f"k[{position}]" + (f".{where}" if where else "")
     with pytest.raises(ValidationFailed) as refused:
-        parse_json(json.dumps(value).encode())
+        parse_json(json.dumps(value, **layout).encode())
     assert refused.value.reason.startswith(f"{where or 'body'}: integer beyond 64 bits")

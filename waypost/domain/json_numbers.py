@@ -9,12 +9,15 @@ where they are: integers must lie between -2**63 and 2**64 - 1 (signed or unsign
 bits, which orjson keeps exactly); anything larger belongs in a string. Fractions are
 doubles, as JSON parsers everywhere read them.
 
-The check is cheap because a number out of range needs many digits: the body is
-scanned once for a run of 19 digits (the shortest integer out of range,
--9223372036854775809, has 19), which costs about a third of orjson's own parse. Only a
-body with such a run, in a number or in a string, is parsed again, by the standard
-library, whose integers are exact, to tell where it is; only a malformed body is parsed
-again to tell whether a NaN or an Infinity made it so.
+The check is cheap because a number out of range needs many digits: one pass of
+``bytes.translate`` (about a third of orjson's own parse) turns every digit into ``0``
+and what may come just before a number (``:``, ``,``, ``[``, ``-``, whitespace) into
+``:``, and a number of 19 digits or more (the shortest integer out of range,
+-9223372036854775809, has 19) then shows as ``:`` and 19 zeros. Digits inside a string
+(a barcode, a tracking number) follow a quote or a letter, so they rarely do. Only a
+body that shows one is parsed again, by the standard library, whose integers are exact,
+to tell where it is; and only a malformed body with ``NaN`` or ``Infinity`` in it, or a
+number orjson found too large, is parsed again to say where that is.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from waypost.errors import ValidationFailed
 
 INT_MIN = -(2**63)
 INT_MAX = 2**64 - 1
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_RUN = b"0" * len(str(INT_MIN)[1:])
+_SCAN = bytes.maketrans(b"0123456789,[- \t\r\n", b"0" * 10 + b":" * 7)
+_LONG_DIGITS = b"0" * len(str(INT_MIN)[1:])
+_LONG_NUMBER = b":" + _LONG_DIGITS
 
 
 def parse_json(body: bytes) -> Any:
@@ -39,10 +43,12 @@ def parse_json(body: bytes) -> Any:
     ``orjson.JSONDecodeError`` (a ``json.JSONDecodeError``) if it is not JSON."""
     try:
         value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        _explain_malformed(body)
+    except orjson.JSONDecodeError as exc:
+        if b"NaN" in body or b"Infinity" in body or "infinity" in exc.msg:
+            _explain_malformed(body)
         raise
-    if _LONG_RUN in body.translate(_DIGITS_AS_ZERO):
+    scanned = body.translate(_SCAN)
+    if _LONG_NUMBER in scanned or scanned.startswith(_LONG_DIGITS):
         try:
             exact = json.loads(body)
         except RecursionError as exc:
