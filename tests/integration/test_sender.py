@@ -10,8 +10,6 @@ import trustme
 
 from tests.support.receiver import Receiver, Reply
 from waypost.delivery.sender import FailureKind, OutboundRequest, Sender
-from waypost.delivery.targets import check_target_url
-from waypost.errors import ValidationFailed
 
 
 def sender(**overrides: object) -> Sender:
@@ -68,21 +66,6 @@ async def test_timeout_and_refused_connection() -> None:
     assert refused.failure == FailureKind.CONNECTION_ERROR
 
 
-@pytest.mark.parametrize("allow_private", [True, False])
-@pytest.mark.parametrize(
-    "url", ["http://1.1.1.1:99999/hook", "http://[::1/hook", "http:///hook", "ftp://host/hook"]
-)
-async def test_a_url_that_cannot_be_requested_fails_as_unsendable(
-    url: str, allow_private: bool
-) -> None:
-    """Such URLs are refused at create time; one stored before is no connection error to
-    retry, and never an exception."""
-    async with sender(allow_private_targets=allow_private) as client:
-        result = await client.send(post(url))
-    assert (result.failure, result.status_code) == (FailureKind.UNSENDABLE, None)
-    assert result.error == f"not a valid http or https URL: {url}"
-
-
 async def test_untrusted_certificate_fails_and_a_ca_bundle_fixes_it(tmp_path: Path) -> None:
     ca = trustme.CA()
     bundle = tmp_path / "ca.pem"
@@ -97,7 +80,20 @@ async def test_untrusted_certificate_fails_and_a_ca_bundle_fixes_it(tmp_path: Pa
     assert len(receiver.requests) == 1
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        # Other spellings of 127.0.0.1: the resolver reads the numeric ones, and yarl maps
+        # fullwidth digits to ASCII, after which aiohttp connects without asking it.
+        "2130706433",
+        "0x7f.1",
+        "\uff11\uff12\uff17.\uff10.\uff10.\uff11",
+        "[::ffff:127.0.0.1]",
+    ],
+)
 async def test_private_targets_are_refused_at_connect_time(host: str) -> None:
     async with Receiver() as receiver, sender(allow_private_targets=False) as client:
         result = await client.send(post(f"http://{host}:{receiver.port}/x"))
@@ -109,26 +105,21 @@ async def test_private_targets_are_refused_at_connect_time(host: str) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "http://10.0.0.1/x",
-        "http://169.254.169.254/latest/meta-data",
-        "http://[::1]/x",
-        "http://[::ffff:127.0.0.1]/x",
-        "http://localhost/x",
-        "http://api.localhost/x",
-        "http://100.64.1.1/x",
-        "ftp://example.com/x",
-        "http:///nohost",
+        "http://[::1/x",
+        "http://127.0.0.1:0/x",
+        "http://a b/",
+        "http://1.1.1.1:99999/hook",
+        "http:///hook",
+        "ftp://host/hook",
     ],
 )
-def test_create_time_check_refuses(url: str) -> None:
-    with pytest.raises(ValidationFailed, match=r"configuration\.url"):
-        check_target_url(url, allow_private=False)
-
-
-def test_create_time_check_accepts_public_targets() -> None:
-    check_target_url("https://93.184.216.34/hook", allow_private=False)
-    check_target_url("https://hooks.example.com/x", allow_private=False)
-    check_target_url("http://127.0.0.1:9000/x", allow_private=True)
+async def test_a_malformed_url_is_refused_before_sending(url: str) -> None:
+    """A URL stored before the create-time rule was as strict fails its attempt, with the
+    rule's reason, even where private targets are allowed."""
+    async with sender(allow_private_targets=True) as client:
+        result = await client.send(post(url))
+    assert result.failure == FailureKind.REFUSED_TARGET
+    assert (result.error or "").startswith("refused target: ")
 
 
 async def test_two_hundred_concurrent_sends() -> None:

@@ -123,10 +123,10 @@ def test_oauth2_headers_that_cannot_be_sent_are_refused(
     headers: tuple[tuple[str, str], ...], reason: str
 ) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        check_oauth2(OAuth2Method(**{**METHOD.__dict__, "headers": headers}))
+        check_oauth2(OAuth2Method(**{**METHOD.__dict__, "headers": headers}), allow_private=False)
     assert refused.value.reason.startswith(reason)
     assert "acme" not in refused.value.reason
-    check_oauth2(METHOD)
+    check_oauth2(METHOD, allow_private=False)
 
 
 def test_token_requests_in_each_encoding() -> None:

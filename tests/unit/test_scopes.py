@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from waypost.domain.scopes import allows, required_scope
+from waypost.domain.scopes import allows, basic_credentials, required_scope
+from waypost.errors import AuthenticationFailed
 
 
 @pytest.mark.parametrize(
@@ -33,3 +36,35 @@ def test_api_keys_may_do_everything_and_tokens_what_they_were_granted() -> None:
     assert allows(granted, "GET", "/api/v1/reports/x") is None
     assert allows(granted, "POST", "/api/v1/events") == "events_write"
     assert allows(granted, "GET", "/api/v1/api-clients") == "API key"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (
+            "Basic " + base64.b64encode(b"wpc_1:s3cret:with:colons").decode(),
+            ("wpc_1", "s3cret:with:colons"),
+        ),
+        ("basic " + base64.b64encode("wpc_\u00e9:".encode()).decode(), ("wpc_\u00e9", "")),
+        ("Bearer abc", None),
+        ("", None),
+    ],
+)
+def test_basic_credentials_are_read(header: str, expected: tuple[str, str] | None) -> None:
+    assert basic_credentials(header) == expected
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic",
+        "Basic !!!not-base64!!!",
+        "Basic " + base64.b64encode(b"\xff\xfe:secret").decode(),
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic d3BjXzE6cw== trailing",
+        "Basic \u00e9\u00e9\u00e9\u00e9",
+    ],
+)
+def test_malformed_basic_credentials_are_refused(header: str) -> None:
+    with pytest.raises(AuthenticationFailed, match=r"^Authorization: Basic credentials"):
+        basic_credentials(header)

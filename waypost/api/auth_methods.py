@@ -109,7 +109,7 @@ class AuthMethodOut(BaseModel):
     updated_at: str
 
 
-def method_of(body: JwtIn | OAuth2In) -> AuthMethod:
+def method_of(body: JwtIn | OAuth2In, *, allow_private: bool) -> AuthMethod:
     if isinstance(body, JwtIn):
         shared = body.algorithm.startswith("HS")
         if shared and body.signature is None:
@@ -141,7 +141,8 @@ def method_of(body: JwtIn | OAuth2In) -> AuthMethod:
             scope=body.scope,
             client_auth=body.client_auth,
             headers=tuple((header.key, header.value) for header in body.headers),
-        )
+        ),
+        allow_private=allow_private,
     )
 
 
@@ -204,8 +205,9 @@ MethodId = Annotated[str, Path(max_length=100)]
 async def create_auth_method(
     body: AuthMethodIn, principal: Principal = Depends(limited), svc: Services = Depends(services)
 ) -> Json:
+    method = method_of(body, allow_private=svc.settings.allow_private_targets)
     stored = await svc.store.create_auth_method(
-        tenant_id=principal.tenant_id, name=body.name, method=method_of(body), now=utcnow()
+        tenant_id=principal.tenant_id, name=body.name, method=method, now=utcnow()
     )
     return Json(_out(stored), status_code=201)
 
@@ -248,7 +250,7 @@ async def update_auth_method(
         tenant_id=principal.tenant_id,
         method_id=method_id,
         name=body.name,
-        method=method_of(body),
+        method=method_of(body, allow_private=svc.settings.allow_private_targets),
         now=utcnow(),
     )
     return Json(_out(stored))

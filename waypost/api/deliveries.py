@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.events import DeliveryOut, delivery_out, iso
+from waypost.api.inputs import Instant
 from waypost.api.responses import Json, OrjsonRoute
-from waypost.errors import ValidationFailed
 from waypost.store.history import DeliveryFilter
 from waypost.store.models import Attempt, DeliveryStatus, DeliverySummary, Principal
 
@@ -47,8 +46,8 @@ class DeliveryPage(BaseModel):
 class ReplayIn(BaseModel):
     # Not strict: the times arrive as ISO 8601 strings.
     model_config = ConfigDict(extra="forbid")
-    since: AwareDatetime | None = Field(default=None, description="Created at or after")
-    until: AwareDatetime | None = Field(default=None, description="Created before")
+    since: Instant | None = Field(default=None, description="Created at or after")
+    until: Instant | None = Field(default=None, description="Created before")
     webhook_id: str | None = Field(default=None, max_length=100)
     event_types: list[str] = Field(default_factory=list, max_length=200)
 
@@ -80,8 +79,8 @@ async def list_deliveries(
     webhook_id: Annotated[str | None, Query(max_length=100)] = None,
     event_type: Annotated[str | None, Query(max_length=100)] = None,
     tracking_id: Annotated[str | None, Query(max_length=250)] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, created at or after")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, created before")] = None,
+    since: Annotated[Instant | None, Query(description="ISO 8601, created at or after")] = None,
+    until: Annotated[Instant | None, Query(description="ISO 8601, created before")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     principal: Principal = Depends(limited),
@@ -92,19 +91,13 @@ async def list_deliveries(
         webhook_id=webhook_id,
         event_types=(event_type,) if event_type else (),
         tracking_id=tracking_id,
-        since=_aware(since, "since"),
-        until=_aware(until, "until"),
+        since=since,
+        until=until,
     )
     items, next_cursor = await svc.store.list_deliveries(
         tenant_id=principal.tenant_id, selection=selection, cursor=cursor, limit=limit
     )
     return Json({"items": [delivery_out(item) for item in items], "next_cursor": next_cursor})
-
-
-def _aware(moment: datetime | None, name: str) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        raise ValidationFailed(f"{name}: give a time zone, e.g. 2026-01-31T12:00:00Z")
-    return moment
 
 
 @router.get("/api/v1/deliveries/{delivery_id}", response_model=DeliveryDetail, responses=NOT_FOUND)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from waypost.api.responses import Json
+from waypost.domain.json_numbers import location
 from waypost.errors import DatabaseUnavailable, WaypostError
 
 log = logging.getLogger(__name__)
@@ -50,22 +51,9 @@ def error_response(
     return Json(body, status_code=status, headers=headers)
 
 
-MAX_NAME = 64
-"""Longest key named in a reason: an unknown key is the client's own text, up to the whole
-body (a 10 MB key came back as a 10 MB reason)."""
-
-
 def _location(loc: Sequence[Any]) -> str:
     """``("body", "configuration", "headers", 0, "key")`` → ``configuration.headers[0].key``."""
-    text = ""
-    for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            name = str(part)
-            name = name if len(name) <= MAX_NAME else name[:MAX_NAME] + "..."
-            text += f".{name}" if text else name
-    return text or "body"
+    return location(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
 
 
 def _validation_reason(exc: RequestValidationError) -> str:

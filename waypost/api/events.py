@@ -25,6 +25,7 @@ from waypost.api.deps import (
 )
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND
 from waypost.api.responses import Json, JsonObject, OrjsonRoute
+from waypost.domain.json_numbers import parse_json
 from waypost.ingest import EventInput, ingest_events
 from waypost.store.models import DeliverySummary, Principal
 
@@ -147,7 +148,7 @@ async def _received_body(request: Request) -> Any:
     ):
         return body
     try:
-        return orjson.loads(body)
+        return parse_json(body)
     except orjson.JSONDecodeError as exc:
         error = {
             "type": "json_invalid",

@@ -13,8 +13,6 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from base64 import b64decode
-from binascii import Error as Base64Error
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 from urllib.parse import parse_qsl
@@ -39,6 +37,7 @@ from waypost.domain.scopes import (
     ACCESS_TOKEN_SECONDS,
     SCOPES,
     AccessGrant,
+    basic_credentials,
     issue_access_token,
 )
 from waypost.errors import Forbidden, ValidationFailed
@@ -152,12 +151,9 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
 
 
 def _client_id(request: Request, form: dict[str, str]) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("basic "):
-        try:
-            return b64decode(header[6:].strip()).decode().partition(":")[0] or None
-        except (Base64Error, UnicodeDecodeError):
-            return None
+    credentials = basic_credentials(request.headers.get("authorization", ""))
+    if credentials is not None:
+        return credentials[0] or None
     return form.get("client_id")
 
 

@@ -20,15 +20,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
+from waypost.api.inputs import Instant
 from waypost.api.responses import Json, OrjsonRoute
-from waypost.delivery.targets import check_target_url
 from waypost.domain import sessions
 from waypost.domain.passwords import DUMMY_HASH, verify_password
 from waypost.domain.reports import ReportRequest, check_range, read_link, sign_link
+from waypost.domain.urls import check_url
 from waypost.errors import AuthenticationFailed, NotFound, ValidationFailed, WaypostError
 from waypost.ingest import resolve_types, unknown_type
 from waypost.store.models import Principal
@@ -44,8 +45,8 @@ _SESSIONS = "sessions"
 class ReportIn(BaseModel):
     # Not strict: the dates arrive as ISO 8601 strings.
     model_config = ConfigDict(extra="forbid")
-    start_date: AwareDatetime = Field(description="Time of the first failed webhook to include")
-    end_date: AwareDatetime = Field(description="Time of the last failed webhook to include")
+    start_date: Instant = Field(description="Time of the first failed webhook to include")
+    end_date: Instant = Field(description="Time of the last failed webhook to include")
     webhook_types: list[Annotated[str, Field(max_length=100)]] | None = Field(
         default=None, max_length=200, description="Type names; null for every type"
     )
@@ -101,7 +102,11 @@ async def request_report(svc: Services, tenant_id: str, body: ReportIn) -> str:
     if body.email is not None and not _EMAIL.match(body.email):
         raise ValidationFailed("email: not an e-mail address")
     if body.callback_url is not None:
-        check_target_url(body.callback_url, allow_private=svc.settings.allow_private_targets)
+        check_url(
+            body.callback_url,
+            field="callback_url",
+            allow_private=svc.settings.allow_private_targets,
+        )
     return await svc.store.create_report(
         tenant_id=tenant_id,
         request=ReportRequest(

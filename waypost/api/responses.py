@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
+from fastapi import HTTPException
 from fastapi.routing import APIRoute
-from pydantic import AfterValidator
 from starlette.requests import Request
 from starlette.responses import Response
 
+from waypost.domain.json_numbers import parse_json
+from waypost.errors import ValidationFailed
 
-def _storable(value: dict[str, Any]) -> dict[str, Any]:
-    """Refuse what parses but cannot be stored or sent again: integers beyond 64 bits and
-    strings with lone surrogates."""
-    try:
-        orjson.dumps(value)
-    except orjson.JSONEncodeError as exc:
-        raise ValueError(f"not storable JSON: {exc}") from exc
-    return value
-
-
-JsonObject = Annotated[dict[str, Any], AfterValidator(_storable)]
-"""A JSON object from a request that waypost can store and send byte for byte."""
+JsonObject = dict[str, Any]
+"""A JSON object from a request body that waypost can store and send byte for byte:
+``parse_json`` refused the numbers it could not keep exactly, and orjson the strings
+with lone surrogates."""
 
 
 class Json(Response):
@@ -34,19 +28,24 @@ class Json(Response):
 
 
 class OrjsonRequest(Request):
-    """A request whose JSON body is parsed by orjson: a 1,000-event batch parses several
-    times faster than with the standard library. orjson's error is a ``JSONDecodeError``,
-    so a malformed body is still FastAPI's 400."""
+    """A request whose JSON body is parsed by orjson (``parse_json``): a 1,000-event batch
+    parses several times faster than with the standard library. orjson's error is a
+    ``JSONDecodeError``, so a malformed body is still FastAPI's 400."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
+            try:
+                self._json = parse_json(await self.body())
+            except ValidationFailed as exc:
+                # FastAPI lets only HTTPException out of its body parsing unchanged; any
+                # other error becomes "There was an error parsing the body".
+                raise HTTPException(status_code=400, detail=exc.reason) from exc
         return self._json
 
 
 class OrjsonRoute(APIRoute):
-    """A route that reads its body with ``OrjsonRequest`` (FastAPI's custom-route recipe):
-    every API router's, so that each JSON body is parsed, or refused, the same way."""
+    """A route that reads its body with ``OrjsonRequest`` (FastAPI's custom-route recipe);
+    every API router uses it, so every JSON body is held to the same number rule."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

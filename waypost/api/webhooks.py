@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -15,7 +16,6 @@ from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.responses import Json, JsonObject, OrjsonRoute
 from waypost.api.webhook_out import LISTED_SOURCES, listed_webhooks, webhook_out
 from waypost.delivery.outbound import PushOutcome, preview, sample_type, send_test_push
-from waypost.delivery.targets import check_target_url
 from waypost.domain import headers as http_headers
 from waypost.domain import subscriptions as rules
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
@@ -24,6 +24,7 @@ from waypost.domain.payload import parse_fields
 from waypost.domain.retry import exponential_delays
 from waypost.domain.routing import parse_filters
 from waypost.domain.signing import generate_secret
+from waypost.domain.urls import check_url
 from waypost.errors import NotFound, ValidationFailed
 from waypost.store.models import (
     Header,
@@ -37,6 +38,7 @@ router = APIRouter(tags=["webhooks"], responses=COMMON_ERRORS, route_class=Orjso
 MAX_LIST = 150_000
 DEFAULT_LIST = 10_000
 _STRICT = ConfigDict(extra="forbid", strict=True)
+_LIMIT = re.compile(r"[0-9]{1,6}")
 
 
 class HeaderIn(BaseModel):
@@ -175,7 +177,11 @@ def _specs(
 ) -> list[SubscriptionSpec]:
     """Validate once, then one spec per tracking id; any error rejects the whole request."""
     configuration = body.configuration
-    check_target_url(configuration.url, allow_private=svc.settings.allow_private_targets)
+    check_url(
+        configuration.url,
+        field="configuration.url",
+        allow_private=svc.settings.allow_private_targets,
+    )
     pairs = [(header.key, header.value) for header in configuration.headers]
     rules.check_headers(pairs)
     content_type = configuration.content_type or "application/json"
@@ -286,7 +292,9 @@ async def create_webhooks_batch(
 def _parse_limit(limit: str | None) -> int:
     if limit is None:
         return DEFAULT_LIST
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIST:
+    # ASCII digits only: str.isdigit() also takes "¹" and "①", which int() refuses, and
+    # "٣", which int() reads as 3.
+    if not _LIMIT.fullmatch(limit) or not 1 <= int(limit) <= MAX_LIST:
         raise ValidationFailed(f"limit: must be a whole number from 1 to {MAX_LIST}")
     return int(limit)
 

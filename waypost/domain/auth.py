@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import jwt
 import orjson
 
 from waypost.domain import headers as http_headers
+from waypost.domain.urls import check_url
 from waypost.errors import ValidationFailed
 
 JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "ES256"]
@@ -120,10 +121,11 @@ def check_jwt(method: JwtMethod) -> JwtMethod:
     return method
 
 
-def check_oauth2(method: OAuth2Method) -> OAuth2Method:
-    parts = urlsplit(method.token_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationFailed("auth_url: must be an http or https URL")
+def check_oauth2(method: OAuth2Method, *, allow_private: bool) -> OAuth2Method:
+    """The token URL is a target like a webhook's: ``auth_url`` is checked first, so a
+    fault in the URL with ``path`` appended is the path's."""
+    check_url(method.auth_url, field="auth_url", allow_private=allow_private)
+    check_url(method.token_url, field="path", allow_private=allow_private)
     for index, (key, value) in enumerate(method.headers):
         http_headers.check_header(f"headers[{index}]", key, value)
     return method

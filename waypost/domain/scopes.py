@@ -7,10 +7,13 @@ the path, so no route can be added without one.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 
 import jwt
+
+from waypost.errors import AuthenticationFailed
 
 REPORT_READ = "report_read"
 WEBHOOKS_READ = "webhooks_read"
@@ -90,3 +93,26 @@ def read_access_token(key: bytes, token: str) -> AccessGrant | None:
         tenant_id=str(claims["tid"]),
         scopes=frozenset(str(claims.get("scope", "")).split()),
     )
+
+
+def basic_credentials(authorization: str) -> tuple[str, str] | None:
+    """``(client_id, client_secret)`` from an ``Authorization: Basic`` header, ``None`` for
+    any other scheme. Credentials that are not base64 of UTF-8 ``id:secret`` (RFC 7617)
+    are refused here, before the token endpoint's library reads them."""
+    # Split as the token endpoint's library (authlib) splits it, so that every header it
+    # would read as Basic is read here first.
+    scheme, *token = authorization.split(None, 1) or [""]
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode("".join(token), validate=True).decode()
+    except ValueError as exc:  # binascii.Error, UnicodeDecodeError, non-ASCII text
+        raise AuthenticationFailed(
+            "Authorization: Basic credentials must be base64 of UTF-8 client_id:client_secret"
+        ) from exc
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise AuthenticationFailed(
+            "Authorization: Basic credentials have no ':' after the client_id"
+        )
+    return client_id, secret

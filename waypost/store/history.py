@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from waypost.domain.times import to_utc
 from waypost.errors import Conflict, NotFound, ValidationFailed
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, valid_id
@@ -57,7 +58,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         created, delivery_id = orjson.loads(
             base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         )
-        return datetime.fromisoformat(created), str(delivery_id)
+        return to_utc(datetime.fromisoformat(created)), str(delivery_id)
     except (ValueError, TypeError) as exc:
         raise ValidationFailed("cursor: not a cursor this API gave out") from exc
 

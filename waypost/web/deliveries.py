@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 
 from waypost.api.deliveries import replay, retry
 from waypost.api.deps import Services, services, utcnow
+from waypost.domain.times import to_utc
 from waypost.errors import Conflict, ValidationFailed
 from waypost.store.history import DeliveryFilter
 from waypost.store.models import DeliveryStatus, DeliverySummary
@@ -65,7 +66,10 @@ def _utc(text: str, name: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValidationFailed(f"{name}: not a date and time (YYYY-MM-DDTHH:MM)") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return to_utc(moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment)
+    except ValueError as exc:
+        raise ValidationFailed(f"{name}: {exc}") from exc
 
 
 async def _endpoints(svc: Services, tenant_id: str) -> list[tuple[str, str]]:

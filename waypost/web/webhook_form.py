@@ -11,7 +11,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+
+from waypost.domain.urls import parse_url
 
 AUTH_KINDS = {
     "none": "None",
@@ -136,7 +137,10 @@ def subscription_body(form: WebhookForm, entry: UrlEntry) -> dict[str, Any]:
 
 def auth_method_body(form: WebhookForm, entry: UrlEntry) -> dict[str, Any] | None:
     """The ``POST /api/v1/auth-methods`` body of one endpoint's JWT or OAuth2 settings."""
-    host = urlsplit(entry.get("url")).hostname or "endpoint"
+    try:
+        host = parse_url(entry.get("url")).host
+    except ValueError:
+        host = "endpoint"
     # Method names are unique per tenant; the suffix keeps re-adding an endpoint possible.
     name = f"{form.event_type} {host} {secrets.token_hex(3)}"
     optional = entry.optional

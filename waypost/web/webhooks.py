@@ -31,6 +31,7 @@ from waypost.api.webhooks import (
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
 from waypost.domain.masking import masked_headers
 from waypost.domain.payload import parse_fields
+from waypost.domain.urls import check_url
 from waypost.errors import DatabaseUnavailable, ValidationFailed, WaypostError
 from waypost.store.auth_methods import StoredAuthMethod
 from waypost.store.models import Subscription
@@ -200,7 +201,11 @@ async def _create(svc: Services, who: Viewer, form: webhook_form.WebhookForm) ->
     fails, what this form already created is removed again."""
     if form.flexible and not form.fields:
         raise ValidationFailed("Enable Flexible Webhook: select at least one field")
-    planned = [_validated(form, entry, number) for number, entry in enumerate(form.entries, 1)]
+    allow_private = svc.settings.allow_private_targets
+    planned = [
+        _validated(form, entry, number, allow_private=allow_private)
+        for number, entry in enumerate(form.entries, 1)
+    ]
     created_methods: list[str] = []
     created_webhooks: list[str] = []
     now = utcnow()
@@ -209,7 +214,10 @@ async def _create(svc: Services, who: Viewer, form: webhook_form.WebhookForm) ->
             if method_body is not None:
                 method = parse_auth_method(method_body)
                 stored = await svc.store.create_auth_method(
-                    tenant_id=who.tenant_id, name=method.name, method=method_of(method), now=now
+                    tenant_id=who.tenant_id,
+                    name=method.name,
+                    method=method_of(method, allow_private=allow_private),
+                    now=now,
                 )
                 created_methods.append(stored.id)
                 body = body.model_copy(update={"auth_method_id": stored.id})
@@ -231,19 +239,24 @@ async def _create(svc: Services, who: Viewer, form: webhook_form.WebhookForm) ->
 
 
 def _validated(
-    form: webhook_form.WebhookForm, entry: webhook_form.UrlEntry, number: int
+    form: webhook_form.WebhookForm,
+    entry: webhook_form.UrlEntry,
+    number: int,
+    *,
+    allow_private: bool,
 ) -> tuple[WebhookCreate, dict[str, Any] | None]:
-    """The endpoint's subscription and auth method bodies, checked as the API checks them."""
+    """The endpoint's subscription and auth method bodies, checked as the API checks them
+    (the URL before the auth method, which is named after its host)."""
     try:
         body = WebhookCreate.model_validate(webhook_form.subscription_body(form, entry))
+        check_url(body.configuration.url, field="configuration.url", allow_private=allow_private)
+        method_body = webhook_form.auth_method_body(form, entry)
+        if method_body is not None:
+            method_of(parse_auth_method(method_body), allow_private=allow_private)
     except ValidationError as exc:
         raise ValidationFailed(f"URL {number}: {validation_reason(exc.errors())}") from exc
-    method_body = webhook_form.auth_method_body(form, entry)
-    if method_body is not None:
-        try:
-            method_of(parse_auth_method(method_body))
-        except WaypostError as exc:
-            raise ValidationFailed(f"URL {number}: {exc.reason}") from exc
+    except WaypostError as exc:
+        raise ValidationFailed(f"URL {number}: {exc.reason}") from exc
     return body, method_body
 
 
