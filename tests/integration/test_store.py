@@ -16,12 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.support.tenants import TenantCredentials, make_tenant
 from waypost.domain.keys import digest
-from waypost.domain.values import NewDelivery
-from waypost.errors import Conflict, NotFound
-from waypost.store import Store
-from waypost.store import schema as t
-from waypost.store.bulk import COPY_ROWS, Bulk
-from waypost.store.models import (
+from waypost.domain.models import (
     AttemptRecord,
     ClaimedDelivery,
     DeliveryStatus,
@@ -31,6 +26,11 @@ from waypost.store.models import (
     Subscription,
     SubscriptionSpec,
 )
+from waypost.domain.values import NewDelivery
+from waypost.errors import Conflict, NotFound
+from waypost.store import Store
+from waypost.store import schema as t
+from waypost.store.bulk import COPY_ROWS, Bulk
 from waypost.store.schema import metadata
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -12,9 +12,9 @@ from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.events import DeliveryOut, delivery_out, iso
 from waypost.api.responses import Json
+from waypost.domain.models import Attempt, DeliveryStatus, DeliverySummary, Principal
 from waypost.errors import ValidationFailed
 from waypost.store.history import DeliveryFilter
-from waypost.store.models import Attempt, DeliveryStatus, DeliverySummary, Principal
 
 router = APIRouter(tags=["deliveries"], responses=COMMON_ERRORS)
 

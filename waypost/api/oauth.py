@@ -35,6 +35,7 @@ from waypost.api.deps import ACCESS_TOKEN_KEY, Services, limited, services, utcn
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND
 from waypost.api.responses import Json
 from waypost.domain.keys import digest
+from waypost.domain.models import Principal
 from waypost.domain.scopes import (
     ACCESS_TOKEN_SECONDS,
     SCOPES,
@@ -43,7 +44,6 @@ from waypost.domain.scopes import (
 )
 from waypost.errors import Forbidden, ValidationFailed
 from waypost.store.api_clients import ApiClient
-from waypost.store.models import Principal
 
 router = APIRouter(tags=["oauth"], responses=COMMON_ERRORS)
 

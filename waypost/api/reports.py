@@ -27,11 +27,11 @@ from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.responses import Json
 from waypost.delivery.targets import check_target_url
 from waypost.domain import sessions
+from waypost.domain.models import Principal
 from waypost.domain.passwords import DUMMY_HASH, verify_password
 from waypost.domain.reports import ReportRequest, check_range, read_link, sign_link
 from waypost.errors import AuthenticationFailed, NotFound, ValidationFailed, WaypostError
 from waypost.ingest import resolve_types, unknown_type
-from waypost.store.models import Principal
 from waypost.store.reports import Report
 
 router = APIRouter(tags=["reports"], responses=COMMON_ERRORS)

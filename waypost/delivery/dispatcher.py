@@ -28,6 +28,14 @@ from waypost.domain import eventcast
 from waypost.domain.ack import Acknowledgement, needs_ack, parse_ack
 from waypost.domain.auth import OAuth2Method
 from waypost.domain.masking import masked_headers
+from waypost.domain.models import (
+    SUBSCRIPTION_ENDED,
+    AttemptRecord,
+    ClaimedDelivery,
+    DeliveryStatus,
+    Lease,
+    SendTarget,
+)
 from waypost.domain.retry import (
     Outcome,
     OutcomeKind,
@@ -37,14 +45,6 @@ from waypost.domain.retry import (
 )
 from waypost.errors import ConfigurationError, Unsendable, WaypostError
 from waypost.store import Store
-from waypost.store.models import (
-    SUBSCRIPTION_ENDED,
-    AttemptRecord,
-    ClaimedDelivery,
-    DeliveryStatus,
-    Lease,
-    SendTarget,
-)
 
 log = logging.getLogger(__name__)
 

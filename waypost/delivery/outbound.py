@@ -17,10 +17,10 @@ from waypost.domain import eventcast
 from waypost.domain import headers as http_headers
 from waypost.domain.catalog import EVENT_TYPES, EventType, group_members
 from waypost.domain.fanout import IncomingEvent, plan
+from waypost.domain.models import SendTarget, Subscription
 from waypost.domain.signing import signature_headers
 from waypost.domain.values import Candidate
 from waypost.errors import Unsendable
-from waypost.store.models import SendTarget, Subscription
 
 log = logging.getLogger(__name__)
 

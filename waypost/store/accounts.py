@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from waypost.domain.ids import new_id
+from waypost.domain.models import ApiKey, Principal, Tenant, User
 from waypost.errors import Conflict, NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, valid_id
 from waypost.store.engine import Connection
-from waypost.store.models import ApiKey, Principal, Tenant, User
 
 
 class AccountQueries(StoreCore):

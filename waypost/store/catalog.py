@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from waypost.domain.catalog import EventType, frozen
+from waypost.domain.models import NewEvent
 from waypost.errors import Conflict, NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, active, dumps
 from waypost.store.deliveries import insert_events
-from waypost.store.models import NewEvent
 
 custom = t.custom_event_types
 state = t.entity_fields

@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from waypost.crypto import SecretBox
+from waypost.domain.models import SUBSCRIPTION_ENDED, DeliveryStatus
 from waypost.errors import StoreError, ValidationFailed, WaypostError
 from waypost.store import schema as t
 from waypost.store.dialect import dialect_for
 from waypost.store.engine import Connection, Engines
-from waypost.store.models import SUBSCRIPTION_ENDED, DeliveryStatus
 
 
 def valid_id(value: str) -> bool:

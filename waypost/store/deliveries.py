@@ -16,13 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from waypost.crypto import SecretBox
 from waypost.domain.ack import order_key
-from waypost.domain.values import Candidate
-from waypost.errors import NotFound
-from waypost.store import schema as t
-from waypost.store.bulk import Bulk
-from waypost.store.core import StoreCore, active, dumps, valid_id
-from waypost.store.engine import Connection, Engines
-from waypost.store.models import (
+from waypost.domain.models import (
     AttemptRecord,
     ClaimedDelivery,
     DeliveryMapping,
@@ -32,6 +26,12 @@ from waypost.store.models import (
     NewEvent,
     StoredEvent,
 )
+from waypost.domain.values import Candidate
+from waypost.errors import NotFound
+from waypost.store import schema as t
+from waypost.store.bulk import Bulk
+from waypost.store.core import StoreCore, active, dumps, valid_id
+from waypost.store.engine import Connection, Engines
 
 d = t.deliveries
 

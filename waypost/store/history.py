@@ -10,11 +10,11 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from waypost.domain.models import Attempt, DeliveryStatus, DeliverySummary
 from waypost.errors import Conflict, NotFound, ValidationFailed
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, valid_id
 from waypost.store.deliveries import SUMMARY_COLUMNS, d, summary
-from waypost.store.models import Attempt, DeliveryStatus, DeliverySummary
 
 
 @dataclass(frozen=True, kw_only=True)

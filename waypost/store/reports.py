@@ -11,12 +11,12 @@ import orjson
 import sqlalchemy as sa
 
 from waypost.domain.ids import new_id
+from waypost.domain.models import DeliveryStatus
 from waypost.domain.reports import ReportRequest
 from waypost.errors import NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, dumps, valid_id
 from waypost.store.deliveries import payload_column
-from waypost.store.models import DeliveryStatus
 
 r = t.reports
 parts = t.report_parts

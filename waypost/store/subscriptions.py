@@ -11,17 +11,17 @@ import sqlalchemy as sa
 
 from waypost.domain.auth import from_document
 from waypost.domain.ids import new_id
-from waypost.errors import Conflict, NotFound
-from waypost.store import schema as t
-from waypost.store.core import StoreCore, active, dumps, valid_id
-from waypost.store.engine import Connection
-from waypost.store.models import (
+from waypost.domain.models import (
     Header,
     ListedSubscription,
     SendTarget,
     Subscription,
     SubscriptionSpec,
 )
+from waypost.errors import Conflict, NotFound
+from waypost.store import schema as t
+from waypost.store.core import StoreCore, active, dumps, valid_id
+from waypost.store.engine import Connection
 
 LIST_PAGE = 1000
 """Rows per page of a listing: each page is one await, and one chunk of the response."""

@@ -13,9 +13,9 @@ from starlette.datastructures import FormData
 
 from waypost.api.deliveries import replay, retry
 from waypost.api.deps import Services, services, utcnow
+from waypost.domain.models import DeliveryStatus, DeliverySummary
 from waypost.errors import Conflict, ValidationFailed
 from waypost.store.history import DeliveryFilter
-from waypost.store.models import DeliveryStatus, DeliverySummary
 from waypost.web.pages import Viewer, checked_form, form_text, redirect, render, viewer
 
 router = APIRouter(include_in_schema=False)

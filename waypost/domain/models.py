@@ -1,4 +1,7 @@
-"""Typed values the store hands out; rows become models here and nowhere else."""
+"""The domain's nouns: typed values every layer passes around.
+
+The store turns its rows into these in one place, ``store/rows.py``.
+"""
 
 from __future__ import annotations
 
