@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from waypost.crypto import SecretBox
 from waypost.domain.ack import order_key
+from waypost.domain.lifecycle import INITIAL
 from waypost.domain.models import (
     AttemptRecord,
     ClaimedDelivery,
@@ -582,7 +583,7 @@ def _delivery_rows(tenant_id: str, event: NewEvent, now: datetime) -> list[dict[
             "webhook_id": delivery.webhook_id,
             "event_type": event.type,
             "tracking_id": event.tracking_id,
-            "status": DeliveryStatus.PENDING.value,
+            "status": INITIAL.value,
             "attempt_count": 0,
             "next_attempt_at": now,
             "payload": None if delivery.payload == event.data else delivery.payload,

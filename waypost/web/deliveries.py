@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 
 from waypost.api.deliveries import replay, retry
 from waypost.api.deps import Services, services, utcnow
+from waypost.domain.lifecycle import Trigger, allowed
 from waypost.domain.models import DeliveryStatus, DeliverySummary
 from waypost.errors import Conflict, ValidationFailed
 from waypost.store.history import DeliveryFilter
@@ -159,7 +160,7 @@ async def delivery_detail(
         delivery=delivery,
         attempts=shown,
         payload=payload,
-        retryable=delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.CANCELLED),
+        retryable=allowed(delivery.status, Trigger.MANUAL_RETRY),
         notice="Delivery put back in the queue." if notice == "retried" else None,
     )
 
