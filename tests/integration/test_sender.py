@@ -9,8 +9,9 @@ import pytest
 import trustme
 
 from tests.support.receiver import Receiver, Reply
-from waypost.delivery.sender import FailureKind, OutboundRequest, Sender
+from waypost.delivery.sender import OutboundRequest, Sender
 from waypost.delivery.targets import check_target_url
+from waypost.domain.attempts import FailureKind
 from waypost.errors import ValidationFailed
 
 

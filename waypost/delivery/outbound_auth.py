@@ -18,8 +18,9 @@ from datetime import datetime
 import orjson
 
 from waypost.config import Settings
-from waypost.delivery.sender import FailureKind, OutboundRequest, Sender
+from waypost.delivery.sender import OutboundRequest, Sender
 from waypost.domain import headers as http_headers
+from waypost.domain.attempts import FailureKind
 from waypost.domain.auth import (
     AuthMethod,
     JwtMethod,
