@@ -26,13 +26,13 @@ from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.responses import Json
 from waypost.delivery.targets import check_target_url
+from waypost.domain import reports as domain_reports
 from waypost.domain import sessions
 from waypost.domain.models import Principal
 from waypost.domain.passwords import DUMMY_HASH, verify_password
-from waypost.domain.reports import ReportRequest, check_range, read_link, sign_link
+from waypost.domain.reports import Report, ReportRequest, check_range, read_link, sign_link
 from waypost.errors import AuthenticationFailed, NotFound, ValidationFailed, WaypostError
 from waypost.ingest import resolve_types, unknown_type
-from waypost.store.reports import Report
 
 router = APIRouter(tags=["reports"], responses=COMMON_ERRORS)
 
@@ -191,7 +191,7 @@ class ReportStatus(BaseModel):
 
 def _status(svc: Services, report: Report) -> dict[str, Any]:
     url = expires = None
-    if report.status == "ready":
+    if report.status == domain_reports.ReportStatus.READY:
         expires_at = utcnow() + timedelta(seconds=svc.settings.report_link_seconds)
         token = sign_link(
             svc.store.derived_key(_LINKS),
@@ -259,7 +259,7 @@ def report_csv(svc: Services, report: Report) -> StreamingResponse:
 
 async def ready_report(svc: Services, tenant_id: str, report_id: str) -> Report:
     report = await svc.store.get_report(tenant_id=tenant_id, report_id=report_id)
-    if report.status != "ready":
+    if report.status != domain_reports.ReportStatus.READY:
         raise NotFound(f"report {report_id} is {report.status}, not ready")
     return report
 

@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import jwt
@@ -40,6 +41,33 @@ class ReportRequest:
     """``None``: every type."""
     keywords: tuple[str, ...]
     """Only webhooks whose payload contains every keyword."""
+
+
+class ReportStatus(StrEnum):
+    """Where a report is, as stored."""
+
+    PENDING = "pending"
+    """Requested; waiting for a worker to build it."""
+    BUILDING = "building"
+    """A worker holds its lease and is writing its parts."""
+    READY = "ready"
+    """Built: its CSV can be downloaded."""
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report:
+    id: str
+    tenant_id: str
+    status: ReportStatus
+    request: ReportRequest
+    email: str | None
+    callback_url: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    row_count: int | None
+    error: str | None
+    notified_at: datetime | None
 
 
 def check_range(start: datetime, end: datetime, max_days: int) -> None:

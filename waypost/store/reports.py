@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +11,7 @@ import sqlalchemy as sa
 
 from waypost.domain.ids import new_id
 from waypost.domain.models import DeliveryStatus
-from waypost.domain.reports import ReportRequest
+from waypost.domain.reports import Report, ReportRequest, ReportStatus
 from waypost.errors import NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, dumps, valid_id
@@ -21,22 +20,6 @@ from waypost.store.deliveries import payload_column
 r = t.reports
 parts = t.report_parts
 d = t.deliveries
-
-
-@dataclass(frozen=True, kw_only=True)
-class Report:
-    id: str
-    tenant_id: str
-    status: str
-    """``pending``, ``building``, ``ready`` or ``failed``."""
-    request: ReportRequest
-    email: str | None
-    callback_url: str | None
-    created_at: datetime
-    finished_at: datetime | None
-    row_count: int | None
-    error: str | None
-    notified_at: datetime | None
 
 
 class ReportQueries(StoreCore):
@@ -55,7 +38,7 @@ class ReportQueries(StoreCore):
                 r.insert().values(
                     id=report_id,
                     tenant_id=tenant_id,
-                    status="pending",
+                    status=ReportStatus.PENDING,
                     start_date=request.start,
                     end_date=request.end,
                     webhook_types=(
@@ -97,8 +80,8 @@ class ReportQueries(StoreCore):
             sa.select(r.c.id)
             .where(
                 sa.or_(
-                    r.c.status == "pending",
-                    sa.and_(r.c.status == "building", r.c.lease_until < now),
+                    r.c.status == ReportStatus.PENDING,
+                    sa.and_(r.c.status == ReportStatus.BUILDING, r.c.lease_until < now),
                 )
             )
             .order_by(r.c.created_at)
@@ -109,7 +92,9 @@ class ReportQueries(StoreCore):
                 await connection.execute(
                     r.update()
                     .where(r.c.id == waiting.scalar_subquery())
-                    .values(status="building", lease_owner=owner, lease_until=lease_until)
+                    .values(
+                        status=ReportStatus.BUILDING, lease_owner=owner, lease_until=lease_until
+                    )
                     .returning(*r.c)
                 )
             ).first()
@@ -184,7 +169,7 @@ class ReportQueries(StoreCore):
                 r.update()
                 .where(r.c.id == report_id, r.c.lease_owner == owner)
                 .values(
-                    status="failed" if error else "ready",
+                    status=ReportStatus.FAILED if error else ReportStatus.READY,
                     row_count=row_count,
                     error=error,
                     finished_at=now,
@@ -203,7 +188,10 @@ class ReportQueries(StoreCore):
         async with self._read() as connection:
             rows = await connection.execute(
                 r.select()
-                .where(r.c.status.in_(("ready", "failed")), r.c.notified_at.is_(None))
+                .where(
+                    r.c.status.in_((ReportStatus.READY, ReportStatus.FAILED)),
+                    r.c.notified_at.is_(None),
+                )
                 .order_by(r.c.finished_at)
                 .limit(limit)
             )
@@ -232,7 +220,7 @@ def _report(row: Any) -> Report:
     return Report(
         id=row.id,
         tenant_id=row.tenant_id,
-        status=row.status,
+        status=ReportStatus(row.status),
         request=ReportRequest(
             start=row.start_date,
             end=row.end_date,
