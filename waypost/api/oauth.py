@@ -35,7 +35,7 @@ from waypost.api.deps import ACCESS_TOKEN_KEY, Services, limited, services, utcn
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND
 from waypost.api.responses import Json
 from waypost.domain.keys import digest
-from waypost.domain.models import Principal
+from waypost.domain.models import ApiClient, Principal
 from waypost.domain.scopes import (
     ACCESS_TOKEN_SECONDS,
     SCOPES,
@@ -43,7 +43,6 @@ from waypost.domain.scopes import (
     issue_access_token,
 )
 from waypost.errors import Forbidden, ValidationFailed
-from waypost.store.api_clients import ApiClient
 
 router = APIRouter(tags=["oauth"], responses=COMMON_ERRORS)
 

@@ -53,6 +53,18 @@ class ApiKey:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApiClient:
+    id: str
+    tenant_id: str
+    client_id: str
+    secret_digest: str
+    name: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Principal:
     """Who is calling: the tenant, and the credential (its id is the Event Cast authenticator)."""
 
@@ -137,6 +149,18 @@ ListedSubscription = tuple[
 """A subscription as a long listing reads it: the JSON columns as stored, undecoded, so the
 caller decodes each distinct text once rather than once per row (``Subscription`` costs
 tens of microseconds a row to build and render)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredAuthMethod:
+    """A method as the API shows it: ``public`` holds no secret."""
+
+    id: str
+    name: str
+    kind: str
+    public: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,8 @@ from waypost.domain.models import Attempt, DeliveryStatus, DeliverySummary
 from waypost.errors import Conflict, NotFound, ValidationFailed
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, valid_id
-from waypost.store.deliveries import SUMMARY_COLUMNS, d, summary
+from waypost.store.deliveries import SUMMARY_COLUMNS, d
+from waypost.store.rows import as_attempt, as_summary
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +86,7 @@ class HistoryQueries(StoreCore):
         )
         async with self._read() as connection:
             rows = (await connection.execute(query)).all()
-        items = [summary(row) for row in rows[:limit]]
+        items = [as_summary(row) for row in rows[:limit]]
         more = len(rows) > limit
         return items, encode_cursor(items[-1].created_at, items[-1].id) if more else None
 
@@ -109,7 +110,7 @@ class HistoryQueries(StoreCore):
                 .where(t.attempts.c.delivery_id == delivery_id)
                 .order_by(t.attempts.c.number, t.attempts.c.id)
             )
-            return summary(row), [_attempt(attempt) for attempt in attempts]
+            return as_summary(row), [as_attempt(attempt) for attempt in attempts]
 
     async def retry_delivery(
         self, *, tenant_id: str, delivery_id: str, now: datetime
@@ -200,20 +201,3 @@ def _requeued(status: DeliveryStatus, now: datetime) -> dict[str, Any]:
         "finished_at": None,
         "lease_owner": None,
     }
-
-
-def _attempt(row: Any) -> Attempt:
-    return Attempt(
-        number=row.number,
-        started_at=row.started_at,
-        duration_ms=row.duration_ms,
-        status_code=row.status_code,
-        response_headers=orjson.loads(row.response_headers),
-        response_excerpt=row.response_excerpt,
-        error=row.error,
-        request_headers=(
-            tuple((name, value) for name, value in orjson.loads(row.request_headers))
-            if row.request_headers is not None
-            else None
-        ),
-    )

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from waypost.domain.ids import new_id
@@ -16,6 +15,7 @@ from waypost.errors import NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, dumps, valid_id
 from waypost.store.deliveries import payload_column
+from waypost.store.rows import as_report
 
 r = t.reports
 parts = t.report_parts
@@ -63,14 +63,14 @@ class ReportQueries(StoreCore):
                 ).first()
         if row is None:
             raise NotFound(f"report {report_id} not found")
-        return _report(row)
+        return as_report(row)
 
     async def list_reports(self, *, tenant_id: str, limit: int = 20) -> list[Report]:
         """The tenant's latest report requests, newest first."""
         query = r.select().where(r.c.tenant_id == tenant_id).order_by(r.c.created_at.desc())
         async with self._read() as connection:
             rows = (await connection.execute(query.limit(limit))).all()
-        return [_report(row) for row in rows]
+        return [as_report(row) for row in rows]
 
     async def claim_report(
         self, *, owner: str, now: datetime, lease_until: datetime
@@ -101,7 +101,7 @@ class ReportQueries(StoreCore):
             if row is not None:
                 # A builder that died left parts behind: start over.
                 await connection.execute(parts.delete().where(parts.c.report_id == row.id))
-        return _report(row) if row is not None else None
+        return as_report(row) if row is not None else None
 
     async def failed_deliveries(
         self, *, report: Report, page_rows: int
@@ -195,7 +195,7 @@ class ReportQueries(StoreCore):
                 .order_by(r.c.finished_at)
                 .limit(limit)
             )
-            return [_report(row) for row in rows]
+            return [as_report(row) for row in rows]
 
     async def report_parts(self, *, report_id: str) -> AsyncIterator[bytes]:
         """The report's compressed parts in order, one read per part."""
@@ -213,25 +213,3 @@ class ReportQueries(StoreCore):
                 return
             yield bytes(data)
             seq += 1
-
-
-def _report(row: Any) -> Report:
-    types = orjson.loads(row.webhook_types) if row.webhook_types is not None else None
-    return Report(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        status=ReportStatus(row.status),
-        request=ReportRequest(
-            start=row.start_date,
-            end=row.end_date,
-            webhook_types=tuple(types) if types is not None else None,
-            keywords=tuple(orjson.loads(row.keywords)),
-        ),
-        email=row.email,
-        callback_url=row.callback_url,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        row_count=row.row_count,
-        error=row.error,
-        notified_at=row.notified_at,
-    )

@@ -30,10 +30,9 @@ from waypost.api.webhooks import (
 )
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
 from waypost.domain.masking import masked_headers
-from waypost.domain.models import Subscription
+from waypost.domain.models import StoredAuthMethod, Subscription
 from waypost.domain.payload import parse_fields
 from waypost.errors import ValidationFailed, WaypostError
-from waypost.store.auth_methods import StoredAuthMethod
 from waypost.web import webhook_form
 from waypost.web.charts import success_rate
 from waypost.web.fieldtree import field_tree, flatten
