@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from waypost.config import Settings
 from waypost.delivery.outbound import build_request
-from waypost.delivery.outbound_auth import Authenticator, TokenUnavailable
+from waypost.delivery.outbound_auth import Authenticator
 from waypost.delivery.sender import OutboundRequest, Sender, SendResult
 from waypost.domain import eventcast
 from waypost.domain.ack import needs_ack
@@ -37,7 +37,7 @@ from waypost.domain.models import (
     SendTarget,
 )
 from waypost.domain.retry import RetryPolicy
-from waypost.errors import ConfigurationError, Unsendable, WaypostError
+from waypost.errors import ConfigurationError, TokenUnavailable, Unsendable, WaypostError
 from waypost.store import Store
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from waypost.delivery.outbound_auth import Authenticator, TokenUnavailable
+from waypost.delivery.outbound_auth import Authenticator
 from waypost.delivery.sender import OutboundRequest, Sender, SendResult
 from waypost.domain import eventcast
 from waypost.domain import headers as http_headers
@@ -20,7 +20,7 @@ from waypost.domain.fanout import IncomingEvent, plan
 from waypost.domain.models import SendTarget, Subscription
 from waypost.domain.signing import signature_headers
 from waypost.domain.values import Candidate
-from waypost.errors import Unsendable
+from waypost.errors import TokenUnavailable, Unsendable
 
 log = logging.getLogger(__name__)
 

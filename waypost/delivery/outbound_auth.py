@@ -29,11 +29,7 @@ from waypost.domain.auth import (
     token_lifetime,
     token_request,
 )
-from waypost.errors import Unsendable, ValidationFailed
-
-
-class TokenUnavailable(Exception):
-    """The token endpoint did not give a token; the message names it and why."""
+from waypost.errors import TokenUnavailable, Unsendable, ValidationFailed
 
 
 @dataclass(frozen=True)

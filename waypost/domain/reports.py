@@ -17,6 +17,8 @@ from typing import Any
 
 import jwt
 
+from waypost.errors import LinkRefused, ValidationFailed
+
 COLUMNS = (
     "webhook_type",
     "event_id",
@@ -71,13 +73,13 @@ class Report:
 
 
 def check_range(start: datetime, end: datetime, max_days: int) -> None:
-    """Raise ``ValueError`` naming the field when the range is not usable."""
+    """Raise ``ValidationFailed`` naming the field when the range is not usable."""
     if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("start_date: give a time zone, e.g. 2026-11-01T00:00:00Z")
+        raise ValidationFailed("start_date: give a time zone, e.g. 2026-11-01T00:00:00Z")
     if start >= end:
-        raise ValueError("end_date: must be after start_date")
+        raise ValidationFailed("end_date: must be after start_date")
     if end - start > timedelta(days=max_days):
-        raise ValueError(f"end_date: the range may span at most {max_days} days")
+        raise ValidationFailed(f"end_date: the range may span at most {max_days} days")
 
 
 def iso(moment: datetime | None) -> str:
@@ -103,14 +105,14 @@ def sign_link(key: bytes, *, report_id: str, tenant_id: str, expires: datetime) 
 
 
 def read_link(key: bytes, token: str, report_id: str) -> str:
-    """The tenant a link token was made for; ``ValueError`` if expired, altered or for
+    """The tenant a link token was made for; ``LinkRefused`` if expired, altered or for
     another report."""
     try:
         claims = jwt.decode(token, key, algorithms=["HS256"], options={"require": ["exp"]})
     except jwt.ExpiredSignatureError as exc:
-        raise ValueError("the link has expired; request the report's URL again") from exc
+        raise LinkRefused("the link has expired; request the report's URL again") from exc
     except jwt.PyJWTError as exc:
-        raise ValueError("the link is not valid") from exc
+        raise LinkRefused("the link is not valid") from exc
     if claims.get("rid") != report_id:
-        raise ValueError("the link is not valid")
+        raise LinkRefused("the link is not valid")
     return str(claims["tid"])

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from waypost.domain.ids import new_id
 from waypost.domain.models import ApiKey, Principal, Tenant, User
-from waypost.errors import Conflict, NotFound
+from waypost.errors import Conflict, ConstraintViolated, NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, valid_id
 from waypost.store.engine import Connection
@@ -56,7 +55,7 @@ class AccountQueries(StoreCore):
                 key = await self._insert_key(
                     connection, tenant.id, user.id, "initial", key_prefix, key_digest, now
                 )
-        except IntegrityError as exc:
+        except ConstraintViolated as exc:
             raise Conflict(f"a user with e-mail {user.email} already exists") from exc
         return tenant, user, key
 

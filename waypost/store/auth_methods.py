@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from waypost.domain.auth import (
     AuthMethod,
@@ -16,7 +15,7 @@ from waypost.domain.auth import (
 )
 from waypost.domain.ids import new_id
 from waypost.domain.models import StoredAuthMethod
-from waypost.errors import Conflict, NotFound
+from waypost.errors import Conflict, ConstraintViolated, NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, active, dumps, valid_id
 from waypost.store.rows import as_auth_method, as_stored_auth_method
@@ -43,7 +42,7 @@ class AuthMethodQueries(StoreCore):
                         updated_at=now,
                     )
                 )
-        except IntegrityError as exc:
+        except ConstraintViolated as exc:
             raise Conflict(f"name: an auth method named {name!r} exists") from exc
         return _view(method_id, name, method, created_at=now, updated_at=now)
 
@@ -79,7 +78,7 @@ class AuthMethodQueries(StoreCore):
                         updated_at=now,
                     )
                 )
-        except IntegrityError as exc:
+        except ConstraintViolated as exc:
             raise Conflict(f"name: an auth method named {name!r} exists") from exc
         return _view(method_id, name, method, created_at=row.created_at, updated_at=now)
 

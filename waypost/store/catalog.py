@@ -8,11 +8,10 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from waypost.domain.catalog import EventType
 from waypost.domain.models import NewEvent
-from waypost.errors import Conflict, NotFound
+from waypost.errors import Conflict, ConstraintViolated, NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, active, dumps
 from waypost.store.deliveries import insert_events
@@ -43,7 +42,7 @@ class CatalogQueries(StoreCore):
                         created_at=now,
                     )
                 )
-        except IntegrityError as exc:
+        except ConstraintViolated as exc:
             raise Conflict(f"name: event type {event_type.name!r} already exists") from exc
 
     async def custom_event_types(
@@ -119,7 +118,7 @@ class CatalogQueries(StoreCore):
         """
         try:
             return await self._observe_once(tenant_id, kind, entity_id, values, derive, now)
-        except IntegrityError:
+        except ConstraintViolated:
             # Another snapshot recorded this entity first; read what it wrote.
             return await self._observe_once(tenant_id, kind, entity_id, values, derive, now)
 

@@ -17,6 +17,7 @@ from waypost.crypto import SecretBox
 from waypost.domain.models import SUBSCRIPTION_ENDED, DeliveryStatus
 from waypost.errors import StoreError, ValidationFailed, WaypostError
 from waypost.store import schema as t
+from waypost.store.constraints import violated
 from waypost.store.dialect import dialect_for
 from waypost.store.engine import Connection, Engines
 
@@ -90,8 +91,8 @@ class StoreCore:
         try:
             async with self._engines.begin() as connection:
                 yield connection
-        except IntegrityError:
-            raise
+        except IntegrityError as exc:
+            raise violated(exc) from exc
         except SQLAlchemyError as exc:
             raise _failure(exc, "write") from exc
 

@@ -11,7 +11,6 @@ from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from waypost.crypto import SecretBox
 from waypost.domain.ack import order_key
@@ -26,7 +25,7 @@ from waypost.domain.models import (
     StoredEvent,
 )
 from waypost.domain.values import Candidate
-from waypost.errors import NotFound
+from waypost.errors import ConstraintViolated, NotFound
 from waypost.store import schema as t
 from waypost.store.bulk import Bulk
 from waypost.store.core import StoreCore, active, dumps, valid_id
@@ -200,7 +199,7 @@ class DeliveryQueries(StoreCore):
                 return
             request = group[0]
             try:
-                if not isinstance(exc, IntegrityError):
+                if not isinstance(exc, ConstraintViolated):
                     raise
                 # Another process stored the same idempotency key first: this time the
                 # lookup finds it.
