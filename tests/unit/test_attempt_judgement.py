@@ -144,11 +144,11 @@ CASES = {
     ),
     # Acknowledgements: a success must carry one when the subscription or type needs it.
     "ack accepted": Case(
-        answered(200, ACK), {"ack_needed": True}, verdict(DELIVERED, ack=ACCEPTED)
+        answered(200, ACK), {"require_ack": True}, verdict(DELIVERED, ack=ACCEPTED)
     ),
     "ack rejected": Case(
         answered(200, b'{"success": false, "error_message": "no driver"}'),
-        {"ack_needed": True},
+        {"require_ack": True},
         verdict(
             FAILED,
             "acknowledgement rejected: no driver is not retried",
@@ -157,7 +157,7 @@ CASES = {
     ),
     "ack not JSON": Case(
         answered(200, b"OK"),
-        {"ack_needed": True},
+        {"require_ack": True},
         verdict(
             FAILED,
             "acknowledgement is not JSON is not retried",
@@ -165,15 +165,24 @@ CASES = {
         ),
     ),
     "ack, 201": Case(
-        answered(201, ACK), {"ack_needed": True}, verdict(FAILED, "HTTP 201 is not retried")
+        answered(201, ACK), {"require_ack": True}, verdict(FAILED, "HTTP 201 is not retried")
     ),
     "ack, 2xx": Case(
         answered(202, ACK),
-        {"ack_needed": True, "success_codes": "2xx"},
+        {"require_ack": True, "success_codes": "2xx"},
         verdict(DELIVERED, ack=ACCEPTED),
     ),
     "ack, 503": Case(
-        answered(503, ACK), {"ack_needed": True}, verdict(PENDING, "HTTP 503", later(60))
+        answered(503, ACK), {"require_ack": True}, verdict(PENDING, "HTTP 503", later(60))
+    ),
+    "ack by the event type": Case(
+        answered(200, b"OK"),
+        {"event_type": "delivery_created"},
+        verdict(
+            FAILED,
+            "acknowledgement is not JSON is not retried",
+            ack_error_message="acknowledgement is not JSON",
+        ),
     ),
     "no ack needed": Case(answered(200, b"not JSON at all"), {}, verdict(DELIVERED)),
     # Event Cast: a delivered terminal event ends its tracking-id subscription.
@@ -207,7 +216,7 @@ def judge(facts: Facts, **terms: Any) -> Judgement:
         "event_type": "order_created",
         "eventcast": False,
         "success_codes": "200",
-        "ack_needed": False,
+        "require_ack": False,
         "policy": BRINGG,
         "now": NOW,
         "rng": random.Random(7),

@@ -344,7 +344,7 @@ class Dispatcher:
             event_type=delivery.event_type,
             eventcast=subscription.tracking_id is not None,
             success_codes=subscription.success_codes,
-            ack_needed=needs_ack(delivery.event_type, subscription.require_ack),
+            require_ack=subscription.require_ack,
             policy=target.policy,
             now=now,
             rng=self._rng,

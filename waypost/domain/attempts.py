@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from waypost.domain.ack import Acknowledgement, parse_ack
+from waypost.domain.ack import Acknowledgement, needs_ack, parse_ack
 from waypost.domain.eventcast import TERMINAL_GROUP
 from waypost.domain.lifecycle import PENDING, Trigger, after
 from waypost.domain.models import DeliveryStatus
@@ -123,15 +123,16 @@ def judge_attempt(
     event_type: str,
     eventcast: bool,
     success_codes: str,
-    ack_needed: bool,
+    require_ack: bool,
     policy: RetryPolicy,
     now: datetime,
     rng: random.Random,
 ) -> Judgement:
     """The judgement of attempt number ``attempt`` (1-based) of a delivery of
-    ``event_type``, answered (or failed) at ``now``. ``eventcast``: the subscription is
-    for one tracking id; ``ack_needed``: a success must carry an acknowledgement."""
-    outcome, ack = _outcome(answer, success_codes, ack_needed, now)
+    ``event_type``, answered (or failed) at ``now``, to a subscription with these terms:
+    ``eventcast`` if it is for one tracking id, ``require_ack`` if it asks every success
+    to carry an acknowledgement (some event types always do)."""
+    outcome, ack = _outcome(answer, event_type, success_codes, require_ack, now)
     decision = policy.decide(attempt, outcome, now, rng)
     delivered = decision.verdict == Verdict.DELIVERED
     # Event Cast types are named after their group.
@@ -151,7 +152,7 @@ def judge_attempt(
 
 
 def _outcome(
-    answer: Answer, success_codes: str, ack_needed: bool, now: datetime
+    answer: Answer, event_type: str, success_codes: str, require_ack: bool, now: datetime
 ) -> tuple[Outcome, Acknowledgement | None]:
     if answer.failure is not None:
         return Outcome(kind=_FAILURE_OUTCOMES[answer.failure], reason=answer.error), None
@@ -163,7 +164,7 @@ def _outcome(
         else None
     )
     outcome = classify_response(answer.status_code, success_codes, retry_after, now)
-    if outcome.kind != OutcomeKind.SUCCESS or not ack_needed:
+    if outcome.kind != OutcomeKind.SUCCESS or not needs_ack(event_type, require_ack):
         return outcome, None
     parsed = parse_ack(answer.body)
     if parsed.accepted is None:
