@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.support.databases import settings_for
+from tests.support.server import RunningApp, serve_app
 from tests.support.tenants import make_tenant
-from waypost.domain.lifecycle import INITIAL, Trigger, after
+from waypost.app import Roles
+from waypost.domain.lifecycle import INITIAL, Trigger, after, allowed
 from waypost.domain.models import (
     AttemptRecord,
     DeliveryStatus,
@@ -148,3 +152,64 @@ async def test_every_status_change_of_the_store_is_in_the_lifecycle_table(store:
             assert new == old
         else:
             assert new == after(old, Trigger.SUBSCRIPTION_ENDED)
+
+
+async def test_the_dashboard_offers_retry_exactly_where_the_table_allows_it(
+    database_url: str,
+) -> None:
+    # No dispatcher: the deliveries stay as the test leaves them.
+    async with serve_app(settings_for(database_url), Roles(dispatcher=False)) as app:
+        await _check_retry_offers(app)
+
+
+async def _check_retry_offers(app: RunningApp) -> None:
+    store, client = app.store, app.client
+    tenant = await app.tenant()
+    [sub] = await store.create_subscriptions(
+        tenant_id=tenant.tenant_id, authenticator=tenant.key_id, specs=[_spec()], now=NOW
+    )
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    event = NewEvent(
+        id=str(uuid.uuid4()),
+        type="IN_TRANSIT",
+        tracking_id=None,
+        data="{}",
+        idempotency_key=None,
+        deliveries=tuple(NewDelivery(id=id_, webhook_id=sub.id, payload="{}") for id_ in ids),
+    )
+    await store.ingest(tenant_id=tenant.tenant_id, events=[event], now=NOW)
+    await store.claim_due(owner="test", limit=10, now=NOW, lease_until=NOW + timedelta(days=1))
+    await store.record_attempts(
+        owner="test",
+        records=[
+            _record(ids[0], Trigger.ATTEMPT_DELIVERED, NOW),
+            _record(ids[1], Trigger.ATTEMPT_FAILED, NOW),
+        ],
+    )
+    await store.cancel_deliveries(owner="test", delivery_ids=ids[2:3], reason="ended", now=NOW)
+
+    statuses = [
+        (await store.get_delivery(tenant_id=tenant.tenant_id, delivery_id=id_))[0].status
+        for id_ in ids
+    ]
+    assert statuses == [
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.CANCELLED,
+        PENDING,
+    ]
+
+    form = await client.get("/sign-in")
+    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form.text)
+    assert csrf is not None
+    signed_in = await client.post(
+        "/sign-in",
+        data={"email": tenant.email, "password": tenant.password, "csrf_token": csrf.group(1)},
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    for delivery_id in ids:
+        delivery, _ = await store.get_delivery(tenant_id=tenant.tenant_id, delivery_id=delivery_id)
+        page = await client.get(f"/deliveries/{delivery_id}")
+        assert page.status_code == 200, page.text
+        offered = f'action="/deliveries/{delivery_id}/retry"' in page.text
+        assert offered is allowed(delivery.status, Trigger.MANUAL_RETRY), delivery.status
