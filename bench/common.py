@@ -27,10 +27,10 @@ import orjson
 
 from waypost.config import load_settings
 from waypost.domain.keys import issue_key
+from waypost.domain.models import NewEvent, SubscriptionSpec
 from waypost.domain.signing import generate_secret
 from waypost.domain.values import NewDelivery
 from waypost.store import Store, open_store
-from waypost.store.models import NewEvent, SubscriptionSpec
 from waypost.store.schema import deliveries as deliveries_table
 from waypost.store.schema import webhook_topics as topics_table
 from waypost.store.schema import webhooks as webhooks_table

@@ -49,12 +49,12 @@ from bench.common import (
 from waypost.config import Settings, load_settings
 from waypost.delivery.sender import Sender
 from waypost.domain.keys import issue_key
+from waypost.domain.models import AttemptRecord, DeliveryStatus, NewEvent, SubscriptionSpec
 from waypost.domain.reports import COLUMNS, ReportRequest
 from waypost.domain.signing import generate_secret
 from waypost.domain.values import NewDelivery
 from waypost.reports.worker import ReportWorker
 from waypost.store import Store, open_store
-from waypost.store.models import AttemptRecord, DeliveryStatus, NewEvent, SubscriptionSpec
 
 PAYLOAD_BYTES = 1536
 FAIL_BATCH = 5_000

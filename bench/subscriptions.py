@@ -32,9 +32,9 @@ from bench.common import (
     waypost,
 )
 from waypost.config import load_settings
+from waypost.domain.models import Header, SubscriptionSpec
 from waypost.domain.signing import generate_secret
 from waypost.store import open_store
-from waypost.store.models import Header, SubscriptionSpec
 
 ANALYZE_EVERY = 10_000
 

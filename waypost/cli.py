@@ -22,6 +22,7 @@ from waypost.crypto import new_secret_key
 from waypost.delivery.dispatcher import Dispatcher
 from waypost.delivery.outbound_auth import outbound
 from waypost.domain.keys import issue_key
+from waypost.domain.models import DeliveryStatus
 from waypost.domain.passwords import hash_password
 from waypost.errors import WaypostError
 from waypost.heap import freeze_startup_objects
@@ -30,7 +31,6 @@ from waypost.listen import listen as listen_forever
 from waypost.reports.worker import ReportWorker
 from waypost.store import Store, open_store, open_store_when_available
 from waypost.store.history import DeliveryFilter
-from waypost.store.models import DeliveryStatus
 
 T = TypeVar("T")
 

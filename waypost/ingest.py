@@ -14,10 +14,10 @@ from waypost.domain.ack import FOLLOW_UP_TYPES, order_key
 from waypost.domain.catalog import EVENT_TYPES, EventType, suggest_types
 from waypost.domain.fanout import IncomingEvent, plan
 from waypost.domain.ids import new_id
+from waypost.domain.models import NewEvent
 from waypost.domain.values import Candidate
 from waypost.errors import ValidationFailed
 from waypost.store import Store
-from waypost.store.models import NewEvent
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from tests.support.tenants import make_tenant
+from waypost.domain.models import AttemptRecord, DeliveryStatus, NewEvent, SubscriptionSpec
 from waypost.domain.values import NewDelivery
 from waypost.store import Store
 from waypost.store.dashboard import EndpointHealth, FailureCount, MinuteCount
-from waypost.store.models import AttemptRecord, DeliveryStatus, NewEvent, SubscriptionSpec
 
 NOW = datetime(2026, 11, 1, 12, 0, 30, tzinfo=UTC)
 MINUTE = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -32,11 +32,11 @@ from tests.support.server import RunningApp, serve_app
 from tests.support.tenants import make_tenant
 from waypost.app import Roles
 from waypost.domain.keys import digest
+from waypost.domain.models import NewEvent
 from waypost.domain.values import NewDelivery
 from waypost.errors import DatabaseUnavailable, StoreError, ValidationFailed
 from waypost.store import Store, open_store, open_store_when_available
 from waypost.store.bulk import COPY_ROWS
-from waypost.store.models import NewEvent
 from waypost.store.outage import DatabaseHealth, translate
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -313,6 +313,24 @@ async def test_nul_characters_are_bad_input_not_a_server_error(
         assert response.json() == {"replayed": 0}
 
 
+async def test_a_response_body_with_nul_characters_is_recorded(
+    running_app: RunningApp, receiver: Receiver
+) -> None:
+    """PostgreSQL's text refuses NUL: the excerpt keeps a replacement character instead,
+    and recording the attempt does not fail (it used to stall the recorder)."""
+    tenant = await running_app.tenant()
+    receiver.script("/hook", [Reply(200, body=b"ok\x00done")])
+    await subscribe(running_app, tenant, receiver.url("/hook"))
+    event = await settled(running_app, tenant, await post_event(running_app, tenant))
+    [delivery] = event["deliveries"]
+    assert delivery["status"] == "delivered"
+    response = await running_app.client.get(
+        f"/api/v1/deliveries/{delivery['id']}", headers=tenant.headers
+    )
+    [attempt] = response.json()["attempts"]
+    assert attempt["response_excerpt"] == "ok\ufffddone"
+
+
 async def test_each_attempt_keeps_its_request_headers_with_secrets_masked(
     running_app: RunningApp, receiver: Receiver
 ) -> None:

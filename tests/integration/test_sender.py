@@ -9,7 +9,8 @@ import pytest
 import trustme
 
 from tests.support.receiver import Receiver, Reply
-from waypost.delivery.sender import FailureKind, OutboundRequest, Sender
+from waypost.delivery.sender import OutboundRequest, Sender
+from waypost.domain.attempts import FailureKind
 
 
 def sender(**overrides: object) -> Sender:

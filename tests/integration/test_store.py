@@ -12,16 +12,10 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.exc import IntegrityError
 
 from tests.support.tenants import TenantCredentials, make_tenant
 from waypost.domain.keys import digest
-from waypost.domain.values import NewDelivery
-from waypost.errors import Conflict, NotFound
-from waypost.store import Store
-from waypost.store import schema as t
-from waypost.store.bulk import COPY_ROWS, Bulk
-from waypost.store.models import (
+from waypost.domain.models import (
     AttemptRecord,
     ClaimedDelivery,
     DeliveryStatus,
@@ -31,6 +25,11 @@ from waypost.store.models import (
     Subscription,
     SubscriptionSpec,
 )
+from waypost.domain.values import NewDelivery
+from waypost.errors import Conflict, ConstraintViolated, NotFound
+from waypost.store import Store
+from waypost.store import schema as t
+from waypost.store.bulk import COPY_ROWS, Bulk
 from waypost.store.schema import metadata
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -323,7 +322,7 @@ async def test_a_failed_group_stores_none_of_its_bulk_rows(store: Store) -> None
         return_exceptions=True,
     )
     assert stored == [item.id for item in many]
-    assert isinstance(failed, IntegrityError)
+    assert isinstance(failed, ConstraintViolated)
     async with store.engines.connect() as connection:
         counts = (
             await connection.exec_driver_sql(
@@ -389,7 +388,7 @@ async def test_fresh_deliveries_are_stored_leased_to_the_local_dispatcher_while_
             deliveries=(NewDelivery(id=str(uuid.uuid4()), webhook_id=sub.id, payload="{}"),),
         )
     ]
-    with pytest.raises(IntegrityError):
+    with pytest.raises(ConstraintViolated):
         await store.ingest(tenant_id=tenant.tenant_id, events=duplicate, now=NOW)
     assert handover.released == 1 and len(handover.handed) == 3
 

@@ -22,8 +22,8 @@ from tests.support.receiver import Receiver, Reply
 from tests.support.server import RunningApp, serve_app
 from tests.support.tenants import TenantCredentials
 from waypost.domain.auth import JwtMethod
+from waypost.domain.models import Header, SubscriptionSpec
 from waypost.domain.signing import generate_secret
-from waypost.store.models import Header, SubscriptionSpec
 
 SECRET = "tms-api-key-never-shown-5521"
 CONTROL = "must not contain control characters"

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.databases import settings_for
 from tests.support.server import RunningApp, serve_app
-from waypost.store.models import Header, SubscriptionSpec
+from waypost.domain.models import Header, SubscriptionSpec
 
 EVENTCAST_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")
 SECRET_VALUE = "12345-67890-do-not-echo"

@@ -18,7 +18,7 @@ from waypost.api.webhook_out import (
     webhook_out,
 )
 from waypost.api.webhooks import WebhookOut
-from waypost.store.models import Subscription
+from waypost.domain.models import Subscription
 
 CREATED = datetime(2026, 11, 23, 14, 42, 1, 123456, tzinfo=UTC)
 

@@ -24,9 +24,8 @@ from waypost.domain.auth import (
     check_jwt,
     check_oauth2,
 )
+from waypost.domain.models import Principal, StoredAuthMethod
 from waypost.errors import ValidationFailed
-from waypost.store.auth_methods import StoredAuthMethod
-from waypost.store.models import Principal
 
 router = APIRouter(tags=["auth methods"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 

@@ -21,9 +21,9 @@ from waypost.domain.catalog import (
     schema_of,
     suggest_types,
 )
+from waypost.domain.models import Principal
 from waypost.domain.payload import parse_fields
 from waypost.errors import Conflict, NotFound, ValidationFailed
-from waypost.store.models import Principal
 
 router = APIRouter(tags=["catalog"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 

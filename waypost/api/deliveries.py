@@ -12,8 +12,8 @@ from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.events import DeliveryOut, delivery_out, iso
 from waypost.api.inputs import Instant
 from waypost.api.responses import Json, OrjsonRoute
+from waypost.domain.models import Attempt, DeliveryStatus, DeliverySummary, Principal
 from waypost.store.history import DeliveryFilter
-from waypost.store.models import Attempt, DeliveryStatus, DeliverySummary, Principal
 
 router = APIRouter(tags=["deliveries"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 

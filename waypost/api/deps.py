@@ -17,10 +17,10 @@ from waypost.config import Settings
 from waypost.delivery.outbound_auth import Authenticator
 from waypost.delivery.sender import Sender
 from waypost.domain.keys import digest
+from waypost.domain.models import Principal
 from waypost.domain.scopes import allows, read_access_token
 from waypost.errors import AuthenticationFailed, Forbidden
 from waypost.store import Store
-from waypost.store.models import Principal
 
 MISSING = "Missing authentication headers"
 ACCESS_TOKEN_KEY = "oauth-access"

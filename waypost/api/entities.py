@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS
 from waypost.api.responses import Json, JsonObject, OrjsonRoute
+from waypost.domain.models import Principal
 from waypost.ingest import derive_entity_events
-from waypost.store.models import Principal
 
 router = APIRouter(tags=["events"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 

@@ -33,6 +33,7 @@ from waypost.api.deps import ACCESS_TOKEN_KEY, Services, limited, services, utcn
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND
 from waypost.api.responses import Json, OrjsonRoute
 from waypost.domain.keys import digest
+from waypost.domain.models import ApiClient, Principal
 from waypost.domain.scopes import (
     ACCESS_TOKEN_SECONDS,
     SCOPES,
@@ -41,8 +42,6 @@ from waypost.domain.scopes import (
     issue_access_token,
 )
 from waypost.errors import Forbidden, ValidationFailed
-from waypost.store.api_clients import ApiClient
-from waypost.store.models import Principal
 
 router = APIRouter(tags=["oauth"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 

@@ -22,7 +22,7 @@ from typing import Any, Final, cast
 import orjson
 
 from waypost.domain.eventcast import format_time, format_utc_text
-from waypost.store.models import ListedSubscription, Subscription
+from waypost.domain.models import ListedSubscription, Subscription
 
 REQUIRED: Final = object()
 """``Render.absent`` of a source that is never missing."""

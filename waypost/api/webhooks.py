@@ -20,18 +20,18 @@ from waypost.domain import headers as http_headers
 from waypost.domain import subscriptions as rules
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
 from waypost.domain.eventcast import format_time
+from waypost.domain.models import (
+    Header,
+    Principal,
+    Subscription,
+    SubscriptionSpec,
+)
 from waypost.domain.payload import parse_fields
 from waypost.domain.retry import exponential_delays
 from waypost.domain.routing import parse_filters
 from waypost.domain.signing import generate_secret
 from waypost.domain.urls import check_url
 from waypost.errors import NotFound, ValidationFailed
-from waypost.store.models import (
-    Header,
-    Principal,
-    Subscription,
-    SubscriptionSpec,
-)
 
 router = APIRouter(tags=["webhooks"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 

@@ -27,48 +27,35 @@ from datetime import UTC, datetime, timedelta
 
 from waypost.config import Settings
 from waypost.delivery.outbound import build_request
-from waypost.delivery.outbound_auth import Authenticator, TokenUnavailable
-from waypost.delivery.sender import FailureKind, OutboundRequest, Sender, SendResult
+from waypost.delivery.outbound_auth import Authenticator
+from waypost.delivery.sender import OutboundRequest, Sender, SendResult
 from waypost.domain import eventcast
-from waypost.domain.ack import Acknowledgement, needs_ack, parse_ack
+from waypost.domain.ack import needs_ack
+from waypost.domain.attempts import FailureKind, Judgement, judge_attempt
 from waypost.domain.auth import OAuth2Method
 from waypost.domain.backoff import Backoff
 from waypost.domain.masking import masked_headers
-from waypost.domain.retry import (
-    Outcome,
-    OutcomeKind,
-    RetryPolicy,
-    Verdict,
-    classify_response,
-)
-from waypost.errors import ConfigurationError, DatabaseUnavailable, Unsendable, WaypostError
-from waypost.store import Store
-from waypost.store.models import (
+from waypost.domain.models import (
     SUBSCRIPTION_ENDED,
     AttemptRecord,
     ClaimedDelivery,
-    DeliveryStatus,
     Lease,
     SendTarget,
 )
+from waypost.domain.retry import (
+    RetryPolicy,
+)
+from waypost.errors import (
+    ConfigurationError,
+    DatabaseUnavailable,
+    TokenUnavailable,
+    Unsendable,
+    WaypostError,
+)
+from waypost.store import Store
 
 log = logging.getLogger(__name__)
 
-_FAILURE_OUTCOMES = {
-    FailureKind.TIMEOUT: OutcomeKind.TIMEOUT,
-    FailureKind.CONNECTION_ERROR: OutcomeKind.CONNECTION_ERROR,
-    FailureKind.TLS_ERROR: OutcomeKind.TLS_ERROR,
-    FailureKind.REFUSED_TARGET: OutcomeKind.REFUSED_TARGET,
-    # A token endpoint that is down now may be up at the next retry.
-    FailureKind.AUTH_ERROR: OutcomeKind.CONNECTION_ERROR,
-    FailureKind.UNSENDABLE: OutcomeKind.UNSENDABLE,
-    FailureKind.INTERNAL_ERROR: OutcomeKind.INTERNAL_ERROR,
-}
-_VERDICT_STATUS = {
-    Verdict.DELIVERED: DeliveryStatus.DELIVERED,
-    Verdict.RETRY: DeliveryStatus.PENDING,
-    Verdict.FAILED: DeliveryStatus.FAILED,
-}
 # A subscription's settings are re-read this often, so a rotation or an edit made
 # through another process takes effect within this many seconds.
 _TARGET_TTL = 5.0
@@ -376,12 +363,10 @@ class Dispatcher:
         building, sending, judging the answer) is the attempt's outcome, so a delivery
         never waits for its lease to run out only to fail the same way again."""
         now = self._clock()
-        subscription = target.send.subscription
         try:
             result, sent_headers = await self._send(delivery, target.send, now)
             # Retry-After and the backoff count from the answer, not from the request.
-            answered = self._clock()
-            outcome, ack = _outcome(result, delivery, target.send, answered)
+            judgement = self._judge(result, delivery, target, self._clock())
         except Exception as exc:
             # A defect. Only the exception's type goes into the attempt, which users see:
             # its message may quote a header value or another secret.
@@ -389,39 +374,44 @@ class Dispatcher:
             log.exception("deliver_failed_locally delivery_id=%s reason=%s", delivery.id, reason)
             result = SendResult.failed_before_sending(FailureKind.INTERNAL_ERROR, reason)
             sent_headers = {}
-            answered = self._clock()
-            outcome, ack = _outcome(result, delivery, target.send, answered)
+            judgement = self._judge(result, delivery, target, self._clock())
         if result.failure == FailureKind.UNSENDABLE:
             log.warning(
                 "deliver_failed_locally delivery_id=%s reason=%s", delivery.id, result.error
             )
-        number = delivery.attempt_count + 1
-        decision = target.policy.decide(number, outcome, answered, self._rng)
-        delivered = decision.verdict == Verdict.DELIVERED
         self._results.put_nowait(
             AttemptRecord(
                 delivery_id=delivery.id,
-                number=number,
+                number=delivery.attempt_count + 1,
                 started_at=result.started_at,
                 duration_ms=result.duration_ms,
                 status_code=result.status_code,
                 response_headers=result.response_headers,
                 response_excerpt=_excerpt(result.body, self._settings.response_excerpt_bytes),
-                error=result.error or decision.reason,
-                status=_VERDICT_STATUS[decision.verdict],
+                error=judgement.error,
+                status=judgement.status,
                 request_headers=tuple(masked_headers(sent_headers)),
-                next_attempt_at=decision.next_attempt_at,
-                ack=ack,
-                ack_error_message=outcome.reason
-                if outcome.kind == OutcomeKind.ACK_REJECTED
-                else None,
-                ends_subscription=(
-                    delivered
-                    and subscription.tracking_id is not None
-                    # Event Cast types are named after their group.
-                    and delivery.event_type == eventcast.TERMINAL_GROUP
-                ),
+                next_attempt_at=judgement.next_attempt_at,
+                ack=judgement.ack,
+                ack_error_message=judgement.ack_error_message,
+                ends_subscription=judgement.ends_subscription,
             )
+        )
+
+    def _judge(
+        self, result: SendResult, delivery: ClaimedDelivery, target: _Target, now: datetime
+    ) -> Judgement:
+        subscription = target.send.subscription
+        return judge_attempt(
+            result,
+            attempt=delivery.attempt_count + 1,
+            event_type=delivery.event_type,
+            eventcast=subscription.tracking_id is not None,
+            success_codes=subscription.success_codes,
+            require_ack=subscription.require_ack,
+            policy=target.policy,
+            now=now,
+            rng=self._rng,
         )
 
     async def _record_forever(self) -> None:
@@ -448,37 +438,21 @@ class Dispatcher:
                 # deliveries until they end.
                 await asyncio.sleep(backoff.next())
             except WaypostError as exc:
-                log.error("record_failed count=%d reason=%s", len(batch), exc.reason)
-                await asyncio.sleep(backoff.next())
+                # Not an outage: the database refuses something in the batch, and trying
+                # the same again cannot help. The others must not wait for it, so each is
+                # recorded alone; one refused alone is dropped (its lease runs out and it
+                # is sent again).
+                if len(batch) > 1:
+                    for record in batch:
+                        await self._record([record])
+                    return
+                log.error("record_dropped count=1 reason=%s", exc.reason)
+                return
             except Exception:
                 # A defect, not an outage: retrying cannot help. Nothing is lost, as the
                 # leases expire and these deliveries are sent again.
                 log.exception("record_dropped count=%d", len(batch))
                 return
-
-
-def _outcome(
-    result: SendResult, delivery: ClaimedDelivery, target: SendTarget, now: datetime
-) -> tuple[Outcome, Acknowledgement | None]:
-    if result.failure is not None:
-        return Outcome(kind=_FAILURE_OUTCOMES[result.failure], reason=result.error), None
-    assert result.status_code is not None
-    outcome = classify_response(
-        result.status_code,
-        target.subscription.success_codes,
-        _header(result.response_headers, "retry-after"),
-        now,
-    )
-    if outcome.kind != OutcomeKind.SUCCESS or not needs_ack(
-        delivery.event_type, target.subscription.require_ack
-    ):
-        return outcome, None
-    parsed = parse_ack(result.body)
-    if parsed.accepted is None:
-        return Outcome(
-            kind=OutcomeKind.ACK_REJECTED, status_code=result.status_code, reason=parsed.rejection
-        ), None
-    return outcome, parsed.accepted
 
 
 def _type_name(exc: BaseException) -> str:
@@ -489,11 +463,5 @@ def _type_name(exc: BaseException) -> str:
 
 
 def _excerpt(body: bytes, limit: int) -> str:
-    return body[:limit].decode("utf-8", errors="replace")
-
-
-def _header(headers: dict[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
+    # PostgreSQL's text cannot hold NUL; a receiver's body may contain one.
+    return body[:limit].decode("utf-8", errors="replace").replace("\x00", "\ufffd")

@@ -11,16 +11,16 @@ from typing import Any
 
 import orjson
 
-from waypost.delivery.outbound_auth import Authenticator, TokenUnavailable
+from waypost.delivery.outbound_auth import Authenticator
 from waypost.delivery.sender import OutboundRequest, Sender, SendResult
 from waypost.domain import eventcast
 from waypost.domain import headers as http_headers
 from waypost.domain.catalog import EVENT_TYPES, EventType, group_members
 from waypost.domain.fanout import IncomingEvent, plan
+from waypost.domain.models import SendTarget, Subscription
 from waypost.domain.signing import signature_headers
 from waypost.domain.values import Candidate
-from waypost.errors import Unsendable
-from waypost.store.models import SendTarget, Subscription
+from waypost.errors import TokenUnavailable, Unsendable
 
 log = logging.getLogger(__name__)
 

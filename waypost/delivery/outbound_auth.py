@@ -18,8 +18,9 @@ from datetime import datetime
 import orjson
 
 from waypost.config import Settings
-from waypost.delivery.sender import FailureKind, OutboundRequest, Sender
+from waypost.delivery.sender import OutboundRequest, Sender
 from waypost.domain import headers as http_headers
+from waypost.domain.attempts import FailureKind
 from waypost.domain.auth import (
     AuthMethod,
     JwtMethod,
@@ -28,11 +29,7 @@ from waypost.domain.auth import (
     token_lifetime,
     token_request,
 )
-from waypost.errors import Unsendable, ValidationFailed
-
-
-class TokenUnavailable(Exception):
-    """The token endpoint did not give a token; the message names it and why."""
+from waypost.errors import TokenUnavailable, Unsendable, ValidationFailed
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from functools import lru_cache
 from types import TracebackType
 
@@ -24,23 +23,12 @@ import aiohttp
 import waypost
 from waypost.config import Settings
 from waypost.delivery.targets import GuardedResolver, TargetRefused
+from waypost.domain.attempts import FailureKind
 from waypost.domain.urls import target_refusal
 
 USER_AGENT = f"waypost/{waypost.__version__} (+https://github.com/waypost/waypost)"
 # Enough for any acknowledgement body; a receiver answering megabytes is not read further.
 _READ_LIMIT = 64 * 1024
-
-
-class FailureKind(StrEnum):
-    TIMEOUT = "timeout"
-    CONNECTION_ERROR = "connection_error"
-    TLS_ERROR = "tls_error"
-    REFUSED_TARGET = "refused_target"
-    AUTH_ERROR = "auth_error"
-    UNSENDABLE = "unsendable"
-    """The subscription's stored URL, headers or credentials cannot make a request."""
-    INTERNAL_ERROR = "internal_error"
-    """An unexpected exception on waypost's side of the attempt: a defect."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,9 +12,12 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import jwt
+
+from waypost.errors import LinkRefused, ValidationFailed
 
 COLUMNS = (
     "webhook_type",
@@ -42,12 +45,39 @@ class ReportRequest:
     """Only webhooks whose payload contains every keyword."""
 
 
+class ReportStatus(StrEnum):
+    """Where a report is, as stored."""
+
+    PENDING = "pending"
+    """Requested; waiting for a worker to build it."""
+    BUILDING = "building"
+    """A worker holds its lease and is writing its parts."""
+    READY = "ready"
+    """Built: its CSV can be downloaded."""
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report:
+    id: str
+    tenant_id: str
+    status: ReportStatus
+    request: ReportRequest
+    email: str | None
+    callback_url: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    row_count: int | None
+    error: str | None
+    notified_at: datetime | None
+
+
 def check_range(start: datetime, end: datetime, max_days: int) -> None:
-    """Raise ``ValueError`` naming the field when the range is not usable."""
+    """Raise ``ValidationFailed`` naming the field when the range is not usable."""
     if start >= end:
-        raise ValueError("end_date: must be after start_date")
+        raise ValidationFailed("end_date: must be after start_date")
     if end - start > timedelta(days=max_days):
-        raise ValueError(f"end_date: the range may span at most {max_days} days")
+        raise ValidationFailed(f"end_date: the range may span at most {max_days} days")
 
 
 def iso(moment: datetime | None) -> str:
@@ -73,14 +103,14 @@ def sign_link(key: bytes, *, report_id: str, tenant_id: str, expires: datetime) 
 
 
 def read_link(key: bytes, token: str, report_id: str) -> str:
-    """The tenant a link token was made for; ``ValueError`` if expired, altered or for
+    """The tenant a link token was made for; ``LinkRefused`` if expired, altered or for
     another report."""
     try:
         claims = jwt.decode(token, key, algorithms=["HS256"], options={"require": ["exp"]})
     except jwt.ExpiredSignatureError as exc:
-        raise ValueError("the link has expired; request the report's URL again") from exc
+        raise LinkRefused("the link has expired; request the report's URL again") from exc
     except jwt.PyJWTError as exc:
-        raise ValueError("the link is not valid") from exc
+        raise LinkRefused("the link is not valid") from exc
     if claims.get("rid") != report_id:
-        raise ValueError("the link is not valid")
+        raise LinkRefused("the link is not valid")
     return str(claims["tid"])

@@ -27,11 +27,10 @@ import orjson
 from waypost.config import Settings
 from waypost.delivery.sender import OutboundRequest, Sender
 from waypost.domain.backoff import Backoff
-from waypost.domain.reports import csv_chunk, iso
+from waypost.domain.reports import Report, csv_chunk, iso
 from waypost.errors import DatabaseUnavailable, WaypostError
 from waypost.reports.mail import Mailer
 from waypost.store import Store
-from waypost.store.reports import Report
 
 log = logging.getLogger(__name__)
 

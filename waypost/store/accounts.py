@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from waypost.domain.ids import new_id
-from waypost.errors import Conflict, NotFound
+from waypost.domain.models import ApiKey, Principal, Tenant, User
+from waypost.errors import Conflict, ConstraintViolated, NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, valid_id
 from waypost.store.engine import Connection
-from waypost.store.models import ApiKey, Principal, Tenant, User
+from waypost.store.rows import as_api_key, as_principal, as_tenant, as_user
 
 
 class AccountQueries(StoreCore):
@@ -56,7 +55,7 @@ class AccountQueries(StoreCore):
                 key = await self._insert_key(
                     connection, tenant.id, user.id, "initial", key_prefix, key_digest, now
                 )
-        except IntegrityError as exc:
+        except ConstraintViolated as exc:
             raise Conflict(f"a user with e-mail {user.email} already exists") from exc
         return tenant, user, key
 
@@ -102,7 +101,7 @@ class AccountQueries(StoreCore):
             ).first()
         if row is None:
             raise NotFound(f"tenant {tenant_id} not found")
-        return Tenant(id=row.id, name=row.name, created_at=row.created_at)
+        return as_tenant(row)
 
     async def create_api_key(
         self, *, tenant_id: str, name: str, prefix: str, key_digest: str, now: datetime
@@ -129,7 +128,7 @@ class AccountQueries(StoreCore):
                 .where(t.api_keys.c.tenant_id == tenant_id)
                 .order_by(t.api_keys.c.created_at)
             )
-            return [_api_key(row) for row in rows]
+            return [as_api_key(row) for row in rows]
 
     async def revoke_api_key(self, *, tenant_id: str, key_id: str, now: datetime) -> ApiKey:
         if not valid_id(key_id):
@@ -153,7 +152,7 @@ class AccountQueries(StoreCore):
             ).first()
         if row is None:
             raise NotFound(f"API key {key_id} not found")
-        return _api_key(row)
+        return as_api_key(row)
 
     async def principal_for_key(self, key_digest: str) -> Principal | None:
         """The caller behind an API key digest, or ``None`` for an unknown or revoked key."""
@@ -167,7 +166,7 @@ class AccountQueries(StoreCore):
             ).first()
         if row is None:
             return None
-        return Principal(tenant_id=row.tenant_id, credential_id=row.id, user_id=row.user_id)
+        return as_principal(row)
 
     async def user_by_email(self, email: str) -> User | None:
         return await self._user(t.users.c.email == email.strip().lower())
@@ -183,23 +182,4 @@ class AccountQueries(StoreCore):
             row = (await connection.execute(sa.select(t.users).where(*conditions))).first()
         if row is None:
             return None
-        return User(
-            id=row.id,
-            tenant_id=row.tenant_id,
-            email=row.email,
-            password_hash=row.password_hash,
-            is_admin=row.is_admin,
-            created_at=row.created_at,
-        )
-
-
-def _api_key(row: Any) -> ApiKey:
-    return ApiKey(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        user_id=row.user_id,
-        name=row.name,
-        prefix=row.prefix,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-    )
+        return as_user(row)

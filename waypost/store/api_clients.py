@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from waypost.domain.ids import new_id
+from waypost.domain.models import ApiClient
 from waypost.errors import NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, dumps, valid_id
+from waypost.store.rows import as_api_client
 
 c = t.api_clients
-
-
-@dataclass(frozen=True, kw_only=True)
-class ApiClient:
-    id: str
-    tenant_id: str
-    client_id: str
-    secret_digest: str
-    name: str
-    scopes: tuple[str, ...]
-    created_at: datetime
-    revoked_at: datetime | None
 
 
 class ApiClientQueries(StoreCore):
@@ -72,12 +59,12 @@ class ApiClientQueries(StoreCore):
                     c.select().where(c.c.client_id == client_id, c.c.revoked_at.is_(None))
                 )
             ).first()
-        return _client(row) if row is not None else None
+        return as_api_client(row) if row is not None else None
 
     async def list_api_clients(self, *, tenant_id: str) -> list[ApiClient]:
         query = c.select().where(c.c.tenant_id == tenant_id).order_by(c.c.created_at, c.c.id)
         async with self._read() as connection:
-            return [_client(row) for row in await connection.execute(query)]
+            return [as_api_client(row) for row in await connection.execute(query)]
 
     async def revoke_api_client(self, *, tenant_id: str, client_uuid: str, now: datetime) -> None:
         done = None
@@ -90,16 +77,3 @@ class ApiClientQueries(StoreCore):
                 )
         if done is None or done.rowcount == 0:
             raise NotFound(f"API client {client_uuid} not found")
-
-
-def _client(row: Any) -> ApiClient:
-    return ApiClient(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        client_id=row.client_id,
-        secret_digest=row.secret_digest,
-        name=row.name,
-        scopes=tuple(orjson.loads(row.scopes)),
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-    )

@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from waypost.domain.auth import (
     AuthMethod,
     JwtMethod,
-    from_document,
     public_view,
     to_document,
 )
 from waypost.domain.ids import new_id
-from waypost.errors import Conflict, NotFound
+from waypost.domain.models import StoredAuthMethod
+from waypost.errors import Conflict, ConstraintViolated, NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, active, dumps, valid_id
+from waypost.store.rows import as_auth_method, as_stored_auth_method
 
 m = t.auth_methods
-
-
-@dataclass(frozen=True, kw_only=True)
-class StoredAuthMethod:
-    """A method as the API shows it: ``public`` holds no secret."""
-
-    id: str
-    name: str
-    kind: str
-    public: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
 
 
 class AuthMethodQueries(StoreCore):
@@ -56,27 +42,24 @@ class AuthMethodQueries(StoreCore):
                         updated_at=now,
                     )
                 )
-        except IntegrityError as exc:
+        except ConstraintViolated as exc:
             raise Conflict(f"name: an auth method named {name!r} exists") from exc
         return _view(method_id, name, method, created_at=now, updated_at=now)
 
     async def list_auth_methods(self, *, tenant_id: str) -> list[StoredAuthMethod]:
         query = m.select().where(m.c.tenant_id == tenant_id).order_by(m.c.created_at, m.c.id)
         async with self._read() as connection:
-            return [_stored(row) for row in await connection.execute(query)]
+            return [as_stored_auth_method(row) for row in await connection.execute(query)]
 
     async def get_auth_method(self, *, tenant_id: str, method_id: str) -> StoredAuthMethod:
         async with self._read() as connection:
-            return _stored(await _row(connection, tenant_id, method_id))
+            return as_stored_auth_method(await _row(connection, tenant_id, method_id))
 
     async def auth_method(self, *, tenant_id: str, method_id: str) -> AuthMethod:
         """The method with its secrets, for updating it."""
         async with self._read() as connection:
             row = await _row(connection, tenant_id, method_id)
-        return self._method(row)
-
-    def _method(self, row: Any) -> AuthMethod:
-        return from_document(row.kind, orjson.loads(self._box.open(row.config_enc)))
+        return as_auth_method(row, self._box)
 
     async def update_auth_method(
         self, *, tenant_id: str, method_id: str, name: str, method: AuthMethod, now: datetime
@@ -95,7 +78,7 @@ class AuthMethodQueries(StoreCore):
                         updated_at=now,
                     )
                 )
-        except IntegrityError as exc:
+        except ConstraintViolated as exc:
             raise Conflict(f"name: an auth method named {name!r} exists") from exc
         return _view(method_id, name, method, created_at=row.created_at, updated_at=now)
 
@@ -123,7 +106,7 @@ class AuthMethodQueries(StoreCore):
             return {}
         async with self._read() as connection:
             rows = await connection.execute(m.select().where(m.c.id.in_(method_ids)))
-            return {row.id: self._method(row) for row in rows}
+            return {row.id: as_auth_method(row, self._box) for row in rows}
 
 
 async def _row(connection: Any, tenant_id: str, method_id: str) -> Any:
@@ -154,14 +137,3 @@ def _view(
 
 def _kind(method: AuthMethod) -> str:
     return "jwt" if isinstance(method, JwtMethod) else "oauth2"
-
-
-def _stored(row: Any) -> StoredAuthMethod:
-    return StoredAuthMethod(
-        id=row.id,
-        name=row.name,
-        kind=row.kind,
-        public=orjson.loads(row.public),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )

@@ -8,14 +8,14 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
-from waypost.domain.catalog import EventType, frozen
-from waypost.errors import Conflict, NotFound
+from waypost.domain.catalog import EventType
+from waypost.domain.models import NewEvent
+from waypost.errors import Conflict, ConstraintViolated, NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, active, dumps
 from waypost.store.deliveries import insert_events
-from waypost.store.models import NewEvent
+from waypost.store.rows import as_event_type
 
 custom = t.custom_event_types
 state = t.entity_fields
@@ -42,7 +42,7 @@ class CatalogQueries(StoreCore):
                         created_at=now,
                     )
                 )
-        except IntegrityError as exc:
+        except ConstraintViolated as exc:
             raise Conflict(f"name: event type {event_type.name!r} already exists") from exc
 
     async def custom_event_types(
@@ -53,7 +53,7 @@ class CatalogQueries(StoreCore):
         if names is not None:
             query = query.where(custom.c.name.in_(list(names)))
         async with self._read() as connection:
-            return [_event_type(row) for row in await connection.execute(query)]
+            return [as_event_type(row) for row in await connection.execute(query)]
 
     async def delete_event_type(self, *, tenant_id: str, name: str, now: datetime) -> None:
         """Delete a tenant's own type; 409 while a subscription needs it."""
@@ -118,7 +118,7 @@ class CatalogQueries(StoreCore):
         """
         try:
             return await self._observe_once(tenant_id, kind, entity_id, values, derive, now)
-        except IntegrityError:
+        except ConstraintViolated:
             # Another snapshot recorded this entity first; read what it wrote.
             return await self._observe_once(tenant_id, kind, entity_id, values, derive, now)
 
@@ -160,17 +160,3 @@ class CatalogQueries(StoreCore):
                     )
             await insert_events(connection, tenant_id, events, now)
         return events
-
-
-def _event_type(row: Any) -> EventType:
-    return EventType(
-        name=row.name,
-        title=row.title,
-        group=row.group_name,
-        description=row.description,
-        example=frozen(orjson.loads(row.example)),
-        schema=frozen(orjson.loads(row.schema)),
-        default_fields=tuple(orjson.loads(row.default_fields)),
-        trigger_on_change=row.trigger_on_change,
-        trigger_entity=row.trigger_entity,
-    )

@@ -16,12 +16,13 @@ from alembic.util import CommandError
 from sqlalchemy.exc import IntegrityError
 
 from waypost.crypto import SecretBox
+from waypost.domain.models import SUBSCRIPTION_ENDED, DeliveryStatus
 from waypost.errors import DatabaseUnavailable, StoreError, WaypostError
 from waypost.store import schema as t
+from waypost.store.constraints import violated
 from waypost.store.dialect import dialect_for
 from waypost.store.engine import Connection, Engines
 from waypost.store.migrate import migrate
-from waypost.store.models import SUBSCRIPTION_ENDED, DeliveryStatus
 from waypost.store.outage import DRIVER_ERRORS, DatabaseHealth, translate
 
 
@@ -95,9 +96,9 @@ class StoreCore:
         try:
             async with self._engines.begin() as connection:
                 yield connection
-        except IntegrityError:
+        except IntegrityError as exc:
             self.health.answered(started, wrote=True)
-            raise
+            raise violated(exc) from exc
         except DRIVER_ERRORS as exc:
             raise self._failed(exc, "write", started, wrote=True) from exc
         self.health.answered(started, wrote=True)

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from waypost.domain.models import DeliveryStatus
 from waypost.errors import NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, valid_id
 from waypost.store.deliveries import payload_column
-from waypost.store.models import DeliveryStatus
 
 d = t.deliveries
 _FINISHED = (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)

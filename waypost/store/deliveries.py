@@ -8,30 +8,35 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from waypost.crypto import SecretBox
 from waypost.domain.ack import order_key
-from waypost.domain.values import Candidate
-from waypost.errors import DatabaseUnavailable, NotFound, StoreError
-from waypost.store import schema as t
-from waypost.store.bulk import Bulk
-from waypost.store.core import StoreCore, active, dumps, valid_id
-from waypost.store.engine import Connection, Engines
-from waypost.store.models import (
+from waypost.domain.lifecycle import INITIAL
+from waypost.domain.models import (
     AttemptRecord,
     ClaimedDelivery,
     DeliveryMapping,
     DeliveryStatus,
-    DeliverySummary,
     Lease,
     NewEvent,
     StoredEvent,
+)
+from waypost.domain.values import Candidate
+from waypost.errors import ConstraintViolated, DatabaseUnavailable, NotFound, StoreError
+from waypost.store import schema as t
+from waypost.store.bulk import Bulk
+from waypost.store.core import StoreCore, active, dumps, valid_id
+from waypost.store.engine import Connection, Engines
+from waypost.store.rows import (
+    as_candidate,
+    as_claimed,
+    as_delivery_mapping,
+    as_stored_event,
+    as_summary,
 )
 
 log = logging.getLogger(__name__)
@@ -132,7 +137,7 @@ class DeliveryQueries(StoreCore):
             query = self._route_candidates
             for row in await connection.execute(query, {**parameters, "now": now}):
                 grouped[row.webhook_id].append(row)
-        return [_candidate(webhook_id, rows) for webhook_id, rows in grouped.items()]
+        return [as_candidate(webhook_id, rows) for webhook_id, rows in grouped.items()]
 
     async def delivery_mappings(
         self, *, tenant_id: str, order_keys: Collection[str]
@@ -147,19 +152,7 @@ class DeliveryQueries(StoreCore):
             .order_by(m.c.order_key, m.c.updated_at)
         )
         async with self._read() as connection:
-            return [
-                DeliveryMapping(
-                    tracking_id=row.order_key,
-                    webhook_id=row.webhook_id,
-                    delivery_id=row.delivery_id,
-                    delivery_cost=row.delivery_cost,
-                    green_delivery=row.green_delivery,
-                    fleet_extras=orjson.loads(row.fleet_extras) if row.fleet_extras else None,
-                    source_delivery_id=row.source_delivery_id,
-                    updated_at=row.updated_at,
-                )
-                for row in await connection.execute(query)
-            ]
+            return [as_delivery_mapping(row) for row in await connection.execute(query)]
 
     async def ingest(
         self, *, tenant_id: str, events: Sequence[NewEvent], now: datetime
@@ -225,7 +218,7 @@ class DeliveryQueries(StoreCore):
                 return
             request = group[0]
             try:
-                if not isinstance(exc, IntegrityError):
+                if not isinstance(exc, ConstraintViolated):
                     raise
                 # Another process stored the same idempotency key first: this time the
                 # lookup finds it.
@@ -296,7 +289,7 @@ class DeliveryQueries(StoreCore):
             rows = [row._mapping for row in await connection.execute(statement)]
             shared = {row["event_id"] for row in rows if row["payload"] is None}
             data = await _event_data(connection, shared) if shared else {}
-        return [_claimed(row, data) for row in rows]
+        return [as_claimed(row, data) for row in rows]
 
     async def record_attempts(self, *, owner: str, records: Sequence[AttemptRecord]) -> None:
         """Write a batch of attempts and their deliveries' new state in one transaction.
@@ -341,15 +334,7 @@ class DeliveryQueries(StoreCore):
                 .where(d.c.event_id == event_id, d.c.tenant_id == tenant_id)
                 .order_by(d.c.created_at, d.c.id)
             )
-            return StoredEvent(
-                id=row.id,
-                type=row.type,
-                tracking_id=row.tracking_id,
-                data=row.data,
-                idempotency_key=row.idempotency_key,
-                created_at=row.created_at,
-                deliveries=tuple(summary(delivery) for delivery in deliveries),
-            )
+            return as_stored_event(row, [as_summary(delivery) for delivery in deliveries])
 
     async def cancel_deliveries(
         self, *, owner: str, delivery_ids: Sequence[str], reason: str, now: datetime
@@ -379,26 +364,6 @@ def payload_column() -> sa.ColumnElement[str]:
 SUMMARY_COLUMNS = tuple(
     column for column in d.c if column.name not in {"payload", "tenant_id", "lease_owner"}
 )
-
-
-def summary(row: Any) -> DeliverySummary:
-    status = DeliveryStatus(row.status)
-    return DeliverySummary(
-        id=row.id,
-        event_id=row.event_id,
-        webhook_id=row.webhook_id,
-        event_type=row.event_type,
-        tracking_id=row.tracking_id,
-        status=status,
-        attempt_count=row.attempt_count,
-        next_attempt_at=row.next_attempt_at if status == DeliveryStatus.PENDING else None,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        ack_delivery_id=row.ack_delivery_id,
-        ack_error_message=row.ack_error_message,
-    )
 
 
 async def _remember_mappings(connection: Connection, acked: Mapping[str, AttemptRecord]) -> None:
@@ -499,7 +464,7 @@ async def insert_events(
         await _INSERT_DELIVERIES.run(connection, delivery_rows)
     return _Inserted(
         ids=ids,
-        leased=[_claimed(row, data) for row in leased],
+        leased=[as_claimed(row, data) for row in leased],
         unleased=len(delivery_rows) - len(leased),
     )
 
@@ -601,7 +566,7 @@ def _delivery_rows(tenant_id: str, event: NewEvent, now: datetime) -> list[dict[
             "webhook_id": delivery.webhook_id,
             "event_type": event.type,
             "tracking_id": event.tracking_id,
-            "status": DeliveryStatus.PENDING.value,
+            "status": INITIAL.value,
             "attempt_count": 0,
             "next_attempt_at": now,
             "payload": None if delivery.payload == event.data else delivery.payload,
@@ -612,41 +577,8 @@ def _delivery_rows(tenant_id: str, event: NewEvent, now: datetime) -> list[dict[
     ]
 
 
-@lru_cache(maxsize=65_536)
-def _parsed_fields(text: str) -> tuple[str, ...]:
-    """A field list, parsed once per distinct list rather than once per event."""
-    return tuple(orjson.loads(text))
-
-
-def _candidate(webhook_id: str, rows: list[Any]) -> Candidate:
-    first = rows[0]
-    return Candidate(
-        id=webhook_id,
-        tracking_id=first.tracking_id,
-        topics=frozenset(row.topic for row in rows),
-        fields=_parsed_fields(first.fields) if first.fields is not None else None,
-        filters_text=first.filters,
-    )
-
-
 async def _event_data(connection: Connection, event_ids: Collection[str]) -> dict[str, str]:
     """The data of these events: the body of their deliveries that store none of their own."""
     e = t.events
     query = sa.select(e.c.id, e.c.data).where(e.c.id.in_(list(event_ids)))
     return {row.id: row.data for row in await connection.execute(query)}
-
-
-def _claimed(row: Mapping[Any, Any], event_data: Mapping[str, str]) -> ClaimedDelivery:
-    """A delivery row as its dispatcher sends it; ``event_data`` holds the body of one
-    that stores none."""
-    return ClaimedDelivery(
-        id=row["id"],
-        tenant_id=row["tenant_id"],
-        event_id=row["event_id"],
-        webhook_id=row["webhook_id"],
-        event_type=row["event_type"],
-        tracking_id=row["tracking_id"],
-        attempt_count=row["attempt_count"],
-        payload=row["payload"] if row["payload"] is not None else event_data[row["event_id"]],
-        created_at=row["created_at"],
-    )

@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from waypost.domain.ids import new_id
-from waypost.domain.reports import ReportRequest
+from waypost.domain.models import DeliveryStatus
+from waypost.domain.reports import Report, ReportRequest, ReportStatus
 from waypost.errors import NotFound
 from waypost.store import schema as t
 from waypost.store.core import StoreCore, dumps, valid_id
 from waypost.store.deliveries import payload_column
-from waypost.store.models import DeliveryStatus
+from waypost.store.rows import as_report
 
 r = t.reports
 parts = t.report_parts
 d = t.deliveries
-
-
-@dataclass(frozen=True, kw_only=True)
-class Report:
-    id: str
-    tenant_id: str
-    status: str
-    """``pending``, ``building``, ``ready`` or ``failed``."""
-    request: ReportRequest
-    email: str | None
-    callback_url: str | None
-    created_at: datetime
-    finished_at: datetime | None
-    row_count: int | None
-    error: str | None
-    notified_at: datetime | None
 
 
 class ReportQueries(StoreCore):
@@ -55,7 +38,7 @@ class ReportQueries(StoreCore):
                 r.insert().values(
                     id=report_id,
                     tenant_id=tenant_id,
-                    status="pending",
+                    status=ReportStatus.PENDING,
                     start_date=request.start,
                     end_date=request.end,
                     webhook_types=(
@@ -80,14 +63,14 @@ class ReportQueries(StoreCore):
                 ).first()
         if row is None:
             raise NotFound(f"report {report_id} not found")
-        return _report(row)
+        return as_report(row)
 
     async def list_reports(self, *, tenant_id: str, limit: int = 20) -> list[Report]:
         """The tenant's latest report requests, newest first."""
         query = r.select().where(r.c.tenant_id == tenant_id).order_by(r.c.created_at.desc())
         async with self._read() as connection:
             rows = (await connection.execute(query.limit(limit))).all()
-        return [_report(row) for row in rows]
+        return [as_report(row) for row in rows]
 
     async def claim_report(
         self, *, owner: str, now: datetime, lease_until: datetime
@@ -97,8 +80,8 @@ class ReportQueries(StoreCore):
             sa.select(r.c.id)
             .where(
                 sa.or_(
-                    r.c.status == "pending",
-                    sa.and_(r.c.status == "building", r.c.lease_until < now),
+                    r.c.status == ReportStatus.PENDING,
+                    sa.and_(r.c.status == ReportStatus.BUILDING, r.c.lease_until < now),
                 )
             )
             .order_by(r.c.created_at)
@@ -109,14 +92,16 @@ class ReportQueries(StoreCore):
                 await connection.execute(
                     r.update()
                     .where(r.c.id == waiting.scalar_subquery())
-                    .values(status="building", lease_owner=owner, lease_until=lease_until)
+                    .values(
+                        status=ReportStatus.BUILDING, lease_owner=owner, lease_until=lease_until
+                    )
                     .returning(*r.c)
                 )
             ).first()
             if row is not None:
                 # A builder that died left parts behind: start over.
                 await connection.execute(parts.delete().where(parts.c.report_id == row.id))
-        return _report(row) if row is not None else None
+        return as_report(row) if row is not None else None
 
     async def failed_deliveries(
         self, *, report: Report, page_rows: int
@@ -184,7 +169,7 @@ class ReportQueries(StoreCore):
                 r.update()
                 .where(r.c.id == report_id, r.c.lease_owner == owner)
                 .values(
-                    status="failed" if error else "ready",
+                    status=ReportStatus.FAILED if error else ReportStatus.READY,
                     row_count=row_count,
                     error=error,
                     finished_at=now,
@@ -203,11 +188,14 @@ class ReportQueries(StoreCore):
         async with self._read() as connection:
             rows = await connection.execute(
                 r.select()
-                .where(r.c.status.in_(("ready", "failed")), r.c.notified_at.is_(None))
+                .where(
+                    r.c.status.in_((ReportStatus.READY, ReportStatus.FAILED)),
+                    r.c.notified_at.is_(None),
+                )
                 .order_by(r.c.finished_at)
                 .limit(limit)
             )
-            return [_report(row) for row in rows]
+            return [as_report(row) for row in rows]
 
     async def report_parts(self, *, report_id: str) -> AsyncIterator[bytes]:
         """The report's compressed parts in order, one read per part."""
@@ -225,25 +213,3 @@ class ReportQueries(StoreCore):
                 return
             yield bytes(data)
             seq += 1
-
-
-def _report(row: Any) -> Report:
-    types = orjson.loads(row.webhook_types) if row.webhook_types is not None else None
-    return Report(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        status=row.status,
-        request=ReportRequest(
-            start=row.start_date,
-            end=row.end_date,
-            webhook_types=tuple(types) if types is not None else None,
-            keywords=tuple(orjson.loads(row.keywords)),
-        ),
-        email=row.email,
-        callback_url=row.callback_url,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        row_count=row.row_count,
-        error=row.error,
-        notified_at=row.notified_at,
-    )

@@ -6,22 +6,21 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-import orjson
 import sqlalchemy as sa
 
-from waypost.domain.auth import from_document
 from waypost.domain.ids import new_id
-from waypost.errors import Conflict, NotFound
-from waypost.store import schema as t
-from waypost.store.core import StoreCore, active, dumps, valid_id
-from waypost.store.engine import Connection
-from waypost.store.models import (
+from waypost.domain.models import (
     Header,
     ListedSubscription,
     SendTarget,
     Subscription,
     SubscriptionSpec,
 )
+from waypost.errors import Conflict, NotFound
+from waypost.store import schema as t
+from waypost.store.core import StoreCore, active, dumps, valid_id
+from waypost.store.engine import Connection
+from waypost.store.rows import as_send_target, as_subscription
 
 LIST_PAGE = 1000
 """Rows per page of a listing: each page is one await, and one chunk of the response."""
@@ -146,7 +145,7 @@ class SubscriptionQueries(StoreCore):
             # A page per await, not a row: each await of the stream is a greenlet switch.
             async for page in result.partitions(1000):
                 for row in page:
-                    yield _subscription(row)
+                    yield as_subscription(row)
 
     async def list_subscriptions(
         self, *, tenant_id: str, limit: int, now: datetime, fields: Sequence[str]
@@ -203,7 +202,7 @@ class SubscriptionQueries(StoreCore):
                 )
             ).first()
             if row is not None:
-                return _subscription(row)
+                return as_subscription(row)
         raise NotFound("Webhook not found (not registered?)")
 
     async def send_target(
@@ -221,7 +220,7 @@ class SubscriptionQueries(StoreCore):
                     .where(t.webhooks.c.id == subscription_id)
                 )
             ).one()
-        return self._send_target(subscription, row, now)
+        return as_send_target(subscription, row, self._box, now)
 
     async def send_targets(
         self, *, subscription_ids: Sequence[str], now: datetime
@@ -234,22 +233,7 @@ class SubscriptionQueries(StoreCore):
         )
         async with self._read() as connection:
             rows = (await connection.execute(query)).all()
-        return {row.id: self._send_target(_subscription(row), row, now) for row in rows}
-
-    def _send_target(self, subscription: Subscription, row: Any, now: datetime) -> SendTarget:
-        headers = tuple(
-            Header(key=item["key"], value=item["value"])
-            for item in orjson.loads(self._box.open(row.headers_enc))
-        )
-        secrets = [self._box.open(row.secret_enc)]
-        if row.previous_secret_enc is not None and row.previous_secret_until > now:
-            secrets.append(self._box.open(row.previous_secret_enc))
-        auth = None
-        if row.auth_config_enc is not None:
-            auth = from_document(row.auth_kind, orjson.loads(self._box.open(row.auth_config_enc)))
-        return SendTarget(
-            subscription=subscription, headers=headers, secrets=tuple(secrets), auth=auth
-        )
+        return {row.id: as_send_target(as_subscription(row), row, self._box, now) for row in rows}
 
     async def change_auth(
         self,
@@ -390,28 +374,4 @@ def _new_subscription(
         created_at=now,
         expires_at=spec.expires_at,
         ended_at=None,
-    )
-
-
-def _subscription(row: Any) -> Subscription:
-    return Subscription(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        authenticator=row.authenticator,
-        tracking_id=row.tracking_id,
-        url=row.url,
-        content_type=row.content_type,
-        header_keys=tuple(orjson.loads(row.header_keys)),
-        event_groups=tuple(orjson.loads(row.event_groups)),
-        event_types=tuple(orjson.loads(row.event_types)),
-        filters=tuple(orjson.loads(row.filters)) if row.filters else (),
-        fields=tuple(orjson.loads(row.fields)) if row.fields is not None else None,
-        auth_method_id=row.auth_method_id,
-        success_codes=row.success_codes,
-        retry_delays=tuple(orjson.loads(row.retry_delays)) if row.retry_delays else None,
-        retry_jitter=row.retry_jitter,
-        require_ack=row.require_ack,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        ended_at=row.ended_at,
     )

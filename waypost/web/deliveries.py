@@ -13,10 +13,11 @@ from starlette.datastructures import FormData
 
 from waypost.api.deliveries import replay, retry
 from waypost.api.deps import Services, services, utcnow
+from waypost.domain.lifecycle import Trigger, allowed
+from waypost.domain.models import DeliveryStatus, DeliverySummary
 from waypost.domain.times import to_utc
 from waypost.errors import Conflict, ValidationFailed
 from waypost.store.history import DeliveryFilter
-from waypost.store.models import DeliveryStatus, DeliverySummary
 from waypost.web.pages import Viewer, checked_form, form_text, redirect, render, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -163,7 +164,7 @@ async def delivery_detail(
         delivery=delivery,
         attempts=shown,
         payload=payload,
-        retryable=delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.CANCELLED),
+        retryable=allowed(delivery.status, Trigger.MANUAL_RETRY),
         notice="Delivery put back in the queue." if notice == "retried" else None,
     )
 

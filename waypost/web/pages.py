@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 from waypost.api.deps import Services, services
 from waypost.api.reports import read_session_token
 from waypost.domain.csrf import csrf_token, csrf_valid
-from waypost.store.models import Principal, User
+from waypost.domain.models import Principal, User
 from waypost.web.fieldtree import has_checked_below
 
 SESSION_COOKIE = "waypost_session"

@@ -30,11 +30,10 @@ from waypost.api.webhooks import (
 )
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
 from waypost.domain.masking import masked_headers
+from waypost.domain.models import StoredAuthMethod, Subscription
 from waypost.domain.payload import parse_fields
 from waypost.domain.urls import check_url
 from waypost.errors import DatabaseUnavailable, ValidationFailed, WaypostError
-from waypost.store.auth_methods import StoredAuthMethod
-from waypost.store.models import Subscription
 from waypost.web import webhook_form
 from waypost.web.charts import success_rate
 from waypost.web.fieldtree import field_tree, flatten

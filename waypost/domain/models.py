@@ -1,4 +1,7 @@
-"""Typed values the store hands out; rows become models here and nowhere else."""
+"""The domain's nouns: typed values every layer passes around.
+
+The store turns its rows into these in one place, ``store/rows.py``.
+"""
 
 from __future__ import annotations
 
@@ -45,6 +48,18 @@ class ApiKey:
     user_id: str | None
     name: str
     prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiClient:
+    id: str
+    tenant_id: str
+    client_id: str
+    secret_digest: str
+    name: str
+    scopes: tuple[str, ...]
     created_at: datetime
     revoked_at: datetime | None
 
@@ -117,6 +132,18 @@ ListedSubscription = tuple[Any, ...]
 asked for, in its order (``list_subscriptions``), the JSON columns as stored, undecoded,
 so the caller decodes each distinct text once rather than once per row (``Subscription``
 costs tens of microseconds a row to build and render)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredAuthMethod:
+    """A method as the API shows it: ``public`` holds no secret."""
+
+    id: str
+    name: str
+    kind: str
+    public: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
