@@ -199,7 +199,7 @@ def test_private_targets_are_refused_without_the_setting(database_url: str, tmp_
             json={"configuration": {"url": receiver.url("/x")}, "event_types": ["task_created"]},
         )
         assert literal.status_code == 400, literal.text
-        assert "non-public address 127.0.0.1" in literal.json()["reason"]
+        assert "127.0.0.1 is a non-public address" in literal.json()["reason"]
         # A name is only known to be loopback once resolved: refused at connect time.
         name = socket.gethostname()
         assert ipaddress.ip_address(socket.gethostbyname(name)).is_loopback, "test needs it"
