@@ -27,6 +27,8 @@ from waypost.errors import WaypostError
 from waypost.heap import freeze_startup_objects
 from waypost.http_server import http_protocol
 from waypost.listen import listen as listen_forever
+from waypost.observability.listener import metrics_listener
+from waypost.observability.metrics import Metrics
 from waypost.reports.worker import ReportWorker
 from waypost.store import Store, open_store, open_store_when_available
 from waypost.store.history import DeliveryFilter
@@ -173,13 +175,19 @@ async def _work(settings: Settings) -> None:
         return
     try:
         wakeup = asyncio.Event()
-        async with outbound(settings) as (sender, authenticator), store.work_signals(wakeup):
+        metrics = Metrics()
+        metrics.watch_database(store.health)
+        async with (
+            outbound(settings) as (sender, authenticator),
+            store.work_signals(wakeup),
+            metrics_listener(settings, store, metrics),
+        ):
             freeze_startup_objects()
+            dispatcher = Dispatcher(
+                store, sender, settings, authenticator=authenticator, wakeup=wakeup, metrics=metrics
+            )
             await asyncio.gather(
-                Dispatcher(store, sender, settings, authenticator=authenticator, wakeup=wakeup).run(
-                    stop
-                ),
-                ReportWorker(store, sender, settings).run(stop),
+                dispatcher.run(stop), ReportWorker(store, sender, settings).run(stop)
             )
     finally:
         await store.close()

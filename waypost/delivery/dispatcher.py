@@ -42,6 +42,7 @@ from waypost.domain.retry import (
     classify_response,
 )
 from waypost.errors import ConfigurationError, DatabaseUnavailable, Unsendable, WaypostError
+from waypost.observability.metrics import Metrics
 from waypost.store import Store
 from waypost.store.models import (
     SUBSCRIPTION_ENDED,
@@ -97,6 +98,7 @@ class Dispatcher:
         wakeup: asyncio.Event | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if settings.lease_seconds <= max(settings.request_timeout, settings.ack_timeout):
             raise ConfigurationError(
@@ -129,6 +131,8 @@ class Dispatcher:
             1, min(settings.dispatch_concurrency, settings.dispatch_batch_size) // 4
         )
         self._room = asyncio.Event()
+        self._metrics = metrics or Metrics()
+        self._metrics.watch_in_flight(lambda: len(self._inflight))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until ``stop`` is set, then finish in-flight sends and record them."""
@@ -236,9 +240,11 @@ class Dispatcher:
         wanted = min(self._capacity(), self._settings.dispatch_batch_size)
         now = self._clock()
         lease_until = self._lease_end(now)
+        started = time.perf_counter()
         claimed = await self._store.claim_due(
             owner=self.owner, limit=wanted, now=now, lease_until=lease_until
         )
+        self._metrics.claimed(len(claimed), time.perf_counter() - started)
         if claimed:
             await self._start(claimed, now, lease_until)
         return wanted, len(claimed)
@@ -398,6 +404,7 @@ class Dispatcher:
         number = delivery.attempt_count + 1
         decision = target.policy.decide(number, outcome, answered, self._rng)
         delivered = decision.verdict == Verdict.DELIVERED
+        self._metrics.attempted(decision.verdict, result.duration_ms)
         self._results.put_nowait(
             AttemptRecord(
                 delivery_id=delivery.id,
@@ -440,7 +447,9 @@ class Dispatcher:
         backoff = Backoff(self._settings.database_retry_max)
         while True:
             try:
+                started = time.perf_counter()
                 await self._store.record_attempts(owner=self.owner, records=batch)
+                self._metrics.recorded(len(batch), time.perf_counter() - started)
                 return
             except DatabaseUnavailable:
                 # Keep the results and try again, for as long as the outage lasts (the
