@@ -405,6 +405,19 @@ class Dispatcher:
         decision = target.policy.decide(number, outcome, answered, self._rng)
         delivered = decision.verdict == Verdict.DELIVERED
         self._metrics.attempted(decision.verdict, result.duration_ms)
+        # Every attempt at DEBUG; those that did not deliver at INFO, where they are seen.
+        log.log(
+            logging.DEBUG if delivered else logging.INFO,
+            "attempt_recorded tenant_id=%s delivery_id=%s webhook_id=%s attempt=%d "
+            "status_code=%s duration_ms=%.1f outcome=%s",
+            delivery.tenant_id,
+            delivery.id,
+            delivery.webhook_id,
+            number,
+            result.status_code,
+            result.duration_ms,
+            decision.verdict,
+        )
         self._results.put_nowait(
             AttemptRecord(
                 delivery_id=delivery.id,
