@@ -5,6 +5,7 @@ delivery has waited. ``/readyz`` follows the database through an outage."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -180,9 +181,17 @@ def test_prometheus_reads_what_the_database_says(database_url: str, tmp_path: Pa
             post_events(client, LATE_EVENTS)
             assert truth(database_url).due == LATE_EVENTS * SUBSCRIPTIONS
             assert_queue_scraped(server, database_url)
+        for expression in dashboard_queries():
+            server.query(expression)  # Prometheus answers 400 to a malformed one
         routes = server.by_label("sum by (route) (waypost_http_requests_total)", "route")
         assert "/api/v1/events/batch" in routes and "/api/v1/webhooks" in routes
         assert not any(tenant["tenant_id"] in route for route in routes)
+
+
+def dashboard_queries() -> list[str]:
+    """Every query of the Grafana dashboard in ``docs/``."""
+    dashboard = json.loads((Path(__file__).parents[2] / "docs/grafana-dashboard.json").read_text())
+    return [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
 
 
 def _answers(url: str) -> bool:
