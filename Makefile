@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATABASE_URL ?= sqlite:///./waypost.db
 
-.PHONY: run test install install-dev lint bench clean chromium
+.PHONY: run test install install-dev lint bench clean chromium prometheus
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,16 @@ chromium:
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 
-test: lint chromium
+# The metrics tests run Debian's Prometheus themselves; RUNLEVEL=1 keeps the package's
+# scripts from starting the system's own.
+prometheus:
+	@test -x /usr/bin/prometheus || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends prometheus; }
+
+test: lint chromium prometheus
 	$(BIN)/pytest
 
 # nginx is the fast receiver of the benchmarks (bench/common.py starts its own on a free

@@ -31,6 +31,8 @@ from waypost.config import Settings
 from waypost.delivery.dispatcher import Dispatcher
 from waypost.delivery.outbound_auth import outbound
 from waypost.heap import freeze_startup_objects
+from waypost.observability import health
+from waypost.observability.metrics import Metrics
 from waypost.reports.worker import ReportWorker
 from waypost.store import open_store
 
@@ -69,6 +71,7 @@ class RequestIdMiddleware:
 def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
     """Build the waypost app for ``settings``; resources open in the lifespan."""
     roles = roles or Roles()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,7 +91,9 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
                 sender=sender,
                 authenticator=authenticator,
                 limiter=limiter,
+                metrics=metrics,
             )
+            metrics.watch_database(store.health)
             app.state.services = svc
             stop = asyncio.Event()
             dispatching = None
@@ -96,7 +101,12 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
                 # Other processes' ingests (a second api on PostgreSQL) wake it too.
                 await resources.enter_async_context(store.work_signals(svc.work_available))
                 dispatcher = Dispatcher(
-                    store, sender, settings, authenticator=authenticator, wakeup=svc.work_available
+                    store,
+                    sender,
+                    settings,
+                    authenticator=authenticator,
+                    wakeup=svc.work_available,
+                    metrics=metrics,
                 )
                 store.hand_over_to(dispatcher)
                 dispatching = asyncio.gather(
@@ -138,6 +148,7 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(oauth.router)
     web.install(app)
+    health.install(app, metrics)
     app.add_middleware(SlotReleaseMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

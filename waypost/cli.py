@@ -28,6 +28,9 @@ from waypost.errors import WaypostError
 from waypost.heap import freeze_startup_objects
 from waypost.http_server import http_protocol
 from waypost.listen import listen as listen_forever
+from waypost.observability.listener import metrics_listener
+from waypost.observability.logs import TEXT_FORMAT, configure_logging, uvicorn_log_config
+from waypost.observability.metrics import Metrics
 from waypost.reports.worker import ReportWorker
 from waypost.store import Store, open_store, open_store_when_available
 from waypost.store.history import DeliveryFilter
@@ -78,10 +81,12 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
 
 def _settings(**overrides: object) -> Settings:
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except WaypostError as exc:
         typer.echo(f"error: {exc.reason}", err=True)
         raise typer.Exit(2) from exc
+    configure_logging(settings)
+    return settings
 
 
 def _print(value: object) -> None:
@@ -134,6 +139,7 @@ def _serve(settings: Settings, roles: Roles) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        log_config=uvicorn_log_config(settings),
         access_log=False,
         http=http_protocol(settings),
         # No route is a WebSocket: an upgrade would hand the connection to a protocol
@@ -173,13 +179,19 @@ async def _work(settings: Settings) -> None:
         return
     try:
         wakeup = asyncio.Event()
-        async with outbound(settings) as (sender, authenticator), store.work_signals(wakeup):
+        metrics = Metrics()
+        metrics.watch_database(store.health)
+        async with (
+            outbound(settings) as (sender, authenticator),
+            store.work_signals(wakeup),
+            metrics_listener(settings, store, metrics),
+        ):
             freeze_startup_objects()
+            dispatcher = Dispatcher(
+                store, sender, settings, authenticator=authenticator, wakeup=wakeup, metrics=metrics
+            )
             await asyncio.gather(
-                Dispatcher(store, sender, settings, authenticator=authenticator, wakeup=wakeup).run(
-                    stop
-                ),
-                ReportWorker(store, sender, settings).run(stop),
+                dispatcher.run(stop), ReportWorker(store, sender, settings).run(stop)
             )
     finally:
         await store.close()
@@ -391,5 +403,5 @@ def replay(
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=TEXT_FORMAT)
     app()

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     http_body_timeout: float = Field(default=60.0, gt=0)
     """Seconds for a request's whole body to arrive, from the end of its head."""
 
+    # Observability.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, gt=0, lt=65536)
+    """Where ``worker`` serves ``/metrics``, ``/healthz`` and ``/readyz``; none if unset
+    (``serve`` and ``api`` serve them on their own port)."""
+    readiness_timeout: float = Field(default=2.0, gt=0)
+    """How long ``/readyz`` waits for the database before answering 503."""
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    """``json``: one JSON object per log line; ``text``: human-readable lines."""
+
     # Delivery (Bringg: 3 retries, 1 minute apart; Bring Event Cast: 30 min, 30 min, 1 h).
     retry_delays: Seconds = (60.0, 60.0, 60.0)
     eventcast_retry_delays: Seconds = (1800.0, 1800.0, 3600.0)

@@ -17,6 +17,7 @@ from waypost.domain.ids import new_id
 from waypost.domain.models import NewEvent
 from waypost.domain.values import Candidate
 from waypost.errors import ValidationFailed
+from waypost.observability.metrics import Metrics
 from waypost.store import Store
 
 
@@ -131,7 +132,11 @@ async def _acknowledged(
 
 
 async def ingest_events(
-    store: Store, tenant_id: str, inputs: Sequence[EventInput], now: datetime
+    store: Store,
+    tenant_id: str,
+    inputs: Sequence[EventInput],
+    now: datetime,
+    metrics: Metrics | None = None,
 ) -> list[str]:
     """Store ``inputs`` and their deliveries durably; returns the event ids in order.
 
@@ -139,7 +144,12 @@ async def ingest_events(
     fan-out is durable.
     """
     events = await route(store, tenant_id, inputs, now)
-    return await store.ingest(tenant_id=tenant_id, events=events, now=now)
+    ids = await store.ingest(tenant_id=tenant_id, events=events, now=now)
+    if metrics is not None:
+        # An idempotent repeat answers with the first event's id and stores nothing.
+        stored = [event for event, id_ in zip(events, ids, strict=True) if event.id == id_]
+        metrics.ingested(len(stored), sum(len(event.deliveries) for event in stored))
+    return ids
 
 
 async def derive_entity_events(

@@ -20,6 +20,7 @@ from waypost.domain.keys import digest
 from waypost.domain.models import Principal
 from waypost.domain.scopes import allows, read_access_token
 from waypost.errors import AuthenticationFailed, Forbidden
+from waypost.observability.metrics import Metrics
 from waypost.store import Store
 
 MISSING = "Missing authentication headers"
@@ -60,6 +61,7 @@ class Services:
     sender: Sender
     authenticator: Authenticator
     limiter: Limiter
+    metrics: Metrics = field(default_factory=Metrics)
     sign_in_throttle: SignInThrottle = field(default_factory=SignInThrottle)
     principals: PrincipalCache = field(default_factory=PrincipalCache)
     background: set[asyncio.Task[None]] = field(default_factory=set)

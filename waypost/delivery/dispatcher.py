@@ -39,12 +39,11 @@ from waypost.domain.models import (
     SUBSCRIPTION_ENDED,
     AttemptRecord,
     ClaimedDelivery,
+    DeliveryStatus,
     Lease,
     SendTarget,
 )
-from waypost.domain.retry import (
-    RetryPolicy,
-)
+from waypost.domain.retry import RetryPolicy
 from waypost.errors import (
     ConfigurationError,
     DatabaseUnavailable,
@@ -52,9 +51,17 @@ from waypost.errors import (
     Unsendable,
     WaypostError,
 )
+from waypost.observability.metrics import Metrics
 from waypost.store import Store
 
 log = logging.getLogger(__name__)
+
+# The ``outcome`` label of ``waypost_attempts_total`` for the status an attempt leaves.
+_ATTEMPT_OUTCOMES = {
+    DeliveryStatus.DELIVERED: "delivered",
+    DeliveryStatus.PENDING: "retry",
+    DeliveryStatus.FAILED: "failed",
+}
 
 # A subscription's settings are re-read this often, so a rotation or an edit made
 # through another process takes effect within this many seconds.
@@ -84,6 +91,7 @@ class Dispatcher:
         wakeup: asyncio.Event | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if settings.lease_seconds <= max(settings.request_timeout, settings.ack_timeout):
             raise ConfigurationError(
@@ -116,6 +124,8 @@ class Dispatcher:
             1, min(settings.dispatch_concurrency, settings.dispatch_batch_size) // 4
         )
         self._room = asyncio.Event()
+        self._metrics = metrics or Metrics()
+        self._metrics.watch_in_flight(lambda: len(self._inflight))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until ``stop`` is set, then finish in-flight sends and record them."""
@@ -223,9 +233,11 @@ class Dispatcher:
         wanted = min(self._capacity(), self._settings.dispatch_batch_size)
         now = self._clock()
         lease_until = self._lease_end(now)
+        started = time.perf_counter()
         claimed = await self._store.claim_due(
             owner=self.owner, limit=wanted, now=now, lease_until=lease_until
         )
+        self._metrics.claimed(len(claimed), time.perf_counter() - started)
         if claimed:
             await self._start(claimed, now, lease_until)
         return wanted, len(claimed)
@@ -379,10 +391,26 @@ class Dispatcher:
             log.warning(
                 "deliver_failed_locally delivery_id=%s reason=%s", delivery.id, result.error
             )
+        number = delivery.attempt_count + 1
+        outcome = _ATTEMPT_OUTCOMES[judgement.status]
+        self._metrics.attempted(outcome, result.duration_ms)
+        # Every attempt at DEBUG; those that did not deliver at INFO, where they are seen.
+        log.log(
+            logging.DEBUG if judgement.status == DeliveryStatus.DELIVERED else logging.INFO,
+            "attempt_recorded tenant_id=%s delivery_id=%s webhook_id=%s attempt=%d "
+            "status_code=%s duration_ms=%.1f outcome=%s",
+            delivery.tenant_id,
+            delivery.id,
+            delivery.webhook_id,
+            number,
+            result.status_code,
+            result.duration_ms,
+            outcome,
+        )
         self._results.put_nowait(
             AttemptRecord(
                 delivery_id=delivery.id,
-                number=delivery.attempt_count + 1,
+                number=number,
                 started_at=result.started_at,
                 duration_ms=result.duration_ms,
                 status_code=result.status_code,
@@ -430,7 +458,9 @@ class Dispatcher:
         backoff = Backoff(self._settings.database_retry_max)
         while True:
             try:
+                started = time.perf_counter()
                 await self._store.record_attempts(owner=self.owner, records=batch)
+                self._metrics.recorded(len(batch), time.perf_counter() - started)
                 return
             except DatabaseUnavailable:
                 # Keep the results and try again, for as long as the outage lasts (the

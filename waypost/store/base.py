@@ -16,6 +16,7 @@ from waypost.store.catalog import CatalogQueries
 from waypost.store.dashboard import DashboardQueries
 from waypost.store.deliveries import DeliveryQueries
 from waypost.store.history import HistoryQueries
+from waypost.store.queue_stats import QueueStatsQueries
 from waypost.store.reports import ReportQueries
 from waypost.store.subscriptions import SubscriptionQueries
 
@@ -30,5 +31,6 @@ class Store(
     ReportQueries,
     ApiClientQueries,
     DashboardQueries,
+    QueueStatsQueries,
 ):
     """Every query waypost runs, on either database. Use ``open_store`` to open one for a URL."""

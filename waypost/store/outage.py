@@ -125,6 +125,8 @@ class DatabaseHealth:
         self._down_since: float | None = None
         self._reads_failed = False
         self._up_since = float("-inf")
+        self.outages = 0
+        """How many outages began, for the ``waypost_database_outages_total`` metric."""
 
     @property
     def down(self) -> bool:
@@ -136,6 +138,7 @@ class DatabaseHealth:
             if started < self._up_since:
                 return
             self._down_since = self._clock()
+            self.outages += 1
             log.error("database_unavailable reason=%s", cause(error))
         self._reads_failed = self._reads_failed or not wrote
 
