@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from waypost.delivery.intake import Intake
 from waypost.domain import entities
 from waypost.domain.ack import FOLLOW_UP_TYPES, order_key
 from waypost.domain.catalog import EVENT_TYPES, EventType, suggest_types
@@ -131,15 +132,16 @@ async def _acknowledged(
 
 
 async def ingest_events(
-    store: Store, tenant_id: str, inputs: Sequence[EventInput], now: datetime
+    store: Store, intake: Intake, tenant_id: str, inputs: Sequence[EventInput], now: datetime
 ) -> list[str]:
-    """Store ``inputs`` and their deliveries durably; returns the event ids in order.
+    """Route ``inputs``, then store them and their deliveries durably through ``intake``;
+    returns the event ids in order.
 
     The events and every delivery are written in one transaction, so a 202 means the
     fan-out is durable.
     """
     events = await route(store, tenant_id, inputs, now)
-    return await store.ingest(tenant_id=tenant_id, events=events, now=now)
+    return await intake.ingest(tenant_id=tenant_id, events=events, now=now)
 
 
 async def derive_entity_events(

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from waypost.api.limits import Limiter, SignInThrottle
 from waypost.config import Settings
+from waypost.delivery.intake import Intake
 from waypost.delivery.outbound_auth import Authenticator
 from waypost.delivery.sender import Sender
 from waypost.domain.keys import digest
@@ -57,6 +58,8 @@ class Services:
 
     settings: Settings
     store: Store
+    intake: Intake
+    """Where routed events go to be stored (``waypost.ingest.ingest_events``)."""
     sender: Sender
     authenticator: Authenticator
     limiter: Limiter
