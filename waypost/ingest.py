@@ -17,7 +17,7 @@ from waypost.domain.fanout import IncomingEvent, plan
 from waypost.domain.ids import new_id
 from waypost.domain.values import Candidate
 from waypost.errors import ValidationFailed
-from waypost.store import Store
+from waypost.store.interfaces import CustomEventTypes, Routing
 from waypost.store.models import NewEvent
 
 
@@ -30,7 +30,7 @@ class EventInput:
 
 
 async def resolve_types(
-    store: Store, tenant_id: str, names: Collection[str]
+    store: CustomEventTypes, tenant_id: str, names: Collection[str]
 ) -> dict[str, EventType]:
     """The built-in or tenant-defined types among ``names``; unknown names are absent.
 
@@ -54,7 +54,7 @@ def unknown_type(name: str, where: str) -> ValidationFailed:
 
 
 async def _candidates(
-    store: Store,
+    store: Routing,
     tenant_id: str,
     types: Collection[EventType],
     tracking_ids: Collection[str],
@@ -93,7 +93,7 @@ def _new_event(
 
 
 async def route(
-    store: Store, tenant_id: str, inputs: Sequence[EventInput], now: datetime
+    store: Routing, tenant_id: str, inputs: Sequence[EventInput], now: datetime
 ) -> list[NewEvent]:
     """Everything ingest does before writing: check the types, read the candidate
     subscriptions once for the whole batch, and plan each one's delivery and body."""
@@ -118,7 +118,7 @@ def _follow_up(item: EventInput) -> str | None:
 
 
 async def _acknowledged(
-    store: Store, tenant_id: str, inputs: Sequence[EventInput]
+    store: Routing, tenant_id: str, inputs: Sequence[EventInput]
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """For follow-up events (``delivery_updated``, ...): order → subscription → the
     ``delivery_id`` its receiver acknowledged, to set in that subscription's body."""
@@ -132,7 +132,7 @@ async def _acknowledged(
 
 
 async def ingest_events(
-    store: Store, intake: Intake, tenant_id: str, inputs: Sequence[EventInput], now: datetime
+    store: Routing, intake: Intake, tenant_id: str, inputs: Sequence[EventInput], now: datetime
 ) -> list[str]:
     """Route ``inputs``, then store them and their deliveries durably through ``intake``;
     returns the event ids in order.
@@ -145,7 +145,7 @@ async def ingest_events(
 
 
 async def derive_entity_events(
-    store: Store,
+    store: Routing,
     tenant_id: str,
     kind: str,
     entity_id: str,

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from waypost.config import Settings
 from waypost.delivery.outbound import build_request
 from waypost.delivery.outbound_auth import Authenticator, TokenUnavailable
-from waypost.delivery.sender import FailureKind, OutboundRequest, Sender, SendResult
+from waypost.delivery.sender import FailureKind, OutboundRequest, RequestSender, SendResult
 from waypost.domain import eventcast
 from waypost.domain.ack import Acknowledgement, needs_ack, parse_ack
 from waypost.domain.auth import OAuth2Method
@@ -42,7 +42,7 @@ from waypost.domain.retry import (
     classify_response,
 )
 from waypost.errors import ConfigurationError, DatabaseUnavailable, Unsendable, WaypostError
-from waypost.store import Store
+from waypost.store.interfaces import DeliveryQueue
 from waypost.store.models import (
     SUBSCRIPTION_ENDED,
     AttemptRecord,
@@ -89,8 +89,8 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: Store,
-        sender: Sender,
+        queue: DeliveryQueue,
+        sender: RequestSender,
         settings: Settings,
         *,
         authenticator: Authenticator,
@@ -103,7 +103,7 @@ class Dispatcher:
                 "WAYPOST_LEASE_SECONDS must exceed WAYPOST_REQUEST_TIMEOUT and "
                 "WAYPOST_ACK_TIMEOUT, or a slow send could be sent twice"
             )
-        self._store = store
+        self._queue = queue
         self._sender = sender
         self._authenticator = authenticator
         self._settings = settings
@@ -236,7 +236,7 @@ class Dispatcher:
         wanted = min(self._capacity(), self._settings.dispatch_batch_size)
         now = self._clock()
         lease_until = self._lease_end(now)
-        claimed = await self._store.claim_due(
+        claimed = await self._queue.claim_due(
             owner=self.owner, limit=wanted, now=now, lease_until=lease_until
         )
         if claimed:
@@ -261,7 +261,7 @@ class Dispatcher:
             self._inflight.add(task)
             task.add_done_callback(self._finished)
         if ended:
-            await self._store.cancel_deliveries(
+            await self._queue.cancel_deliveries(
                 owner=self.owner, delivery_ids=ended, reason=SUBSCRIPTION_ENDED, now=now
             )
 
@@ -309,7 +309,7 @@ class Dispatcher:
         backoff = Backoff(self._settings.database_retry_max)
         while True:
             try:
-                return await self._store.send_targets(subscription_ids=webhook_ids, now=now)
+                return await self._queue.send_targets(subscription_ids=webhook_ids, now=now)
             except DatabaseUnavailable:
                 pause = backoff.next()
                 if self._stop.is_set() or self._clock() + timedelta(seconds=pause) > last_start:
@@ -440,7 +440,7 @@ class Dispatcher:
         backoff = Backoff(self._settings.database_retry_max)
         while True:
             try:
-                await self._store.record_attempts(owner=self.owner, records=batch)
+                await self._queue.record_attempts(owner=self.owner, records=batch)
                 return
             except DatabaseUnavailable:
                 # Keep the results and try again, for as long as the outage lasts (the

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from types import TracebackType
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -95,6 +96,14 @@ def _refused_literal(url: str) -> str | None:
     if ip is not None and is_forbidden_address(ip):
         return refused_reason(host, ip)
     return None
+
+
+class RequestSender(Protocol):
+    """What sends one request: ``Sender`` over the network, or a fake in unit tests."""
+
+    async def send(self, request: OutboundRequest) -> SendResult:
+        """The answer, or the failure; never raises for network or HTTP problems."""
+        ...
 
 
 class Sender:
