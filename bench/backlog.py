@@ -3,7 +3,7 @@
 Per database: a fresh database with ``--subscriptions`` subscriptions to the fast
 receiver (each its own URL) and ``--backlog`` pending deliveries, due now, of a
 512-byte JSON payload. The backlog is seeded before any waypost process starts:
-a sixteenth through the store (``Store.ingest``, 20,000 deliveries a
+a sixteenth through the intake (``Intake.ingest``, 20,000 deliveries a
 transaction, as ingest writes them), then doubled four times inside the database
 (``bench.common.copy_pending``: each pending delivery copied with a fresh id).
 Then the deployment starts (SQLite: one ``serve``; PostgreSQL: one ``api`` and

@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from waypost.config import load_settings
+from waypost.delivery.intake import Intake
 from waypost.domain.keys import issue_key
 from waypost.domain.models import NewEvent, SubscriptionSpec
 from waypost.domain.signing import generate_secret
@@ -673,6 +674,7 @@ async def seed_pending(
     stored as ingest stores them, about ``per_transaction`` deliveries a transaction.
     Returns the deliveries stored."""
     per_call = max(1, per_transaction // max(1, len(webhook_ids)))
+    intake = Intake(store)
     stored = 0
     for first in range(0, events, per_call):
         batch = []
@@ -691,7 +693,7 @@ async def seed_pending(
                     ),
                 )
             )
-        await store.ingest(tenant_id=tenant_id, events=batch, now=datetime.now(UTC))
+        await intake.ingest(tenant_id=tenant_id, events=batch, now=datetime.now(UTC))
         stored += len(batch) * len(webhook_ids)
     return stored
 

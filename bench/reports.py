@@ -47,6 +47,7 @@ from bench.common import (
     rss_mb,
 )
 from waypost.config import Settings, load_settings
+from waypost.delivery.intake import Intake
 from waypost.delivery.sender import Sender
 from waypost.domain.keys import issue_key
 from waypost.domain.models import AttemptRecord, DeliveryStatus, NewEvent, SubscriptionSpec
@@ -167,13 +168,14 @@ async def seed(database_url: str, rows: int) -> Seeded:
             now=datetime.now(UTC),
         )
         start = datetime.now(UTC) - timedelta(seconds=1)
+        intake = Intake(store)
         started = time.perf_counter()
         for first in range(0, rows, INGEST_BATCH):
             events = [
                 _event(number, subscription.id)
                 for number in range(first, min(rows, first + INGEST_BATCH))
             ]
-            await store.ingest(tenant_id=tenant.id, events=events, now=datetime.now(UTC))
+            await intake.ingest(tenant_id=tenant.id, events=events, now=datetime.now(UTC))
             if (first + INGEST_BATCH) % PROGRESS_EVERY == 0:
                 log(f"ingested {first + INGEST_BATCH:,} of {rows:,}")
         ingested = time.perf_counter()

@@ -29,6 +29,7 @@ from waypost.api.errors import install_error_handlers
 from waypost.api.limits import Limiter
 from waypost.config import Settings
 from waypost.delivery.dispatcher import Dispatcher
+from waypost.delivery.intake import Intake
 from waypost.delivery.outbound_auth import outbound
 from waypost.heap import freeze_startup_objects
 from waypost.observability import health
@@ -85,33 +86,36 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
                 max_concurrent=settings.max_concurrent_requests,
                 max_concurrent_tests=settings.max_concurrent_tests,
             )
-            svc = Services(
-                settings=settings,
-                store=store,
-                sender=sender,
-                authenticator=authenticator,
-                limiter=limiter,
-                metrics=metrics,
-            )
+            work_available = asyncio.Event()
             metrics.watch_database(store.health)
-            app.state.services = svc
             stop = asyncio.Event()
-            dispatching = None
+            dispatcher = dispatching = None
             if roles.dispatcher:
                 # Other processes' ingests (a second api on PostgreSQL) wake it too.
-                await resources.enter_async_context(store.work_signals(svc.work_available))
+                await resources.enter_async_context(store.work_signals(work_available))
                 dispatcher = Dispatcher(
                     store,
                     sender,
                     settings,
                     authenticator=authenticator,
-                    wakeup=svc.work_available,
+                    wakeup=work_available,
                     metrics=metrics,
                 )
-                store.hand_over_to(dispatcher)
                 dispatching = asyncio.gather(
                     dispatcher.run(stop), ReportWorker(store, sender, settings).run(stop)
                 )
+            svc = Services(
+                settings=settings,
+                store=store,
+                # Fresh deliveries go straight to this process's dispatcher, if it has one.
+                intake=Intake(store, handover=dispatcher),
+                sender=sender,
+                authenticator=authenticator,
+                limiter=limiter,
+                work_available=work_available,
+                metrics=metrics,
+            )
+            app.state.services = svc
             freeze_startup_objects()
             log.info("api_started database=%s dispatcher=%s", store.dialect, roles.dispatcher)
             try:

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from waypost.delivery.intake import Intake
 from waypost.domain import entities
 from waypost.domain.ack import FOLLOW_UP_TYPES, order_key
 from waypost.domain.catalog import EVENT_TYPES, EventType, suggest_types
@@ -18,7 +19,7 @@ from waypost.domain.models import NewEvent
 from waypost.domain.values import Candidate
 from waypost.errors import ValidationFailed
 from waypost.observability.metrics import Metrics
-from waypost.store import Store
+from waypost.store.interfaces import CustomEventTypes, Routing
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,7 +31,7 @@ class EventInput:
 
 
 async def resolve_types(
-    store: Store, tenant_id: str, names: Collection[str]
+    store: CustomEventTypes, tenant_id: str, names: Collection[str]
 ) -> dict[str, EventType]:
     """The built-in or tenant-defined types among ``names``; unknown names are absent.
 
@@ -54,7 +55,7 @@ def unknown_type(name: str, where: str) -> ValidationFailed:
 
 
 async def _candidates(
-    store: Store,
+    store: Routing,
     tenant_id: str,
     types: Collection[EventType],
     tracking_ids: Collection[str],
@@ -93,7 +94,7 @@ def _new_event(
 
 
 async def route(
-    store: Store, tenant_id: str, inputs: Sequence[EventInput], now: datetime
+    store: Routing, tenant_id: str, inputs: Sequence[EventInput], now: datetime
 ) -> list[NewEvent]:
     """Everything ingest does before writing: check the types, read the candidate
     subscriptions once for the whole batch, and plan each one's delivery and body."""
@@ -118,7 +119,7 @@ def _follow_up(item: EventInput) -> str | None:
 
 
 async def _acknowledged(
-    store: Store, tenant_id: str, inputs: Sequence[EventInput]
+    store: Routing, tenant_id: str, inputs: Sequence[EventInput]
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """For follow-up events (``delivery_updated``, ...): order → subscription → the
     ``delivery_id`` its receiver acknowledged, to set in that subscription's body."""
@@ -132,19 +133,21 @@ async def _acknowledged(
 
 
 async def ingest_events(
-    store: Store,
+    store: Routing,
+    intake: Intake,
     tenant_id: str,
     inputs: Sequence[EventInput],
     now: datetime,
     metrics: Metrics | None = None,
 ) -> list[str]:
-    """Store ``inputs`` and their deliveries durably; returns the event ids in order.
+    """Route ``inputs``, then store them and their deliveries durably through ``intake``;
+    returns the event ids in order.
 
     The events and every delivery are written in one transaction, so a 202 means the
     fan-out is durable.
     """
     events = await route(store, tenant_id, inputs, now)
-    ids = await store.ingest(tenant_id=tenant_id, events=events, now=now)
+    ids = await intake.ingest(tenant_id=tenant_id, events=events, now=now)
     if metrics is not None:
         # An idempotent repeat answers with the first event's id and stores nothing.
         stored = [event for event, id_ in zip(events, ids, strict=True) if event.id == id_]
@@ -153,7 +156,7 @@ async def ingest_events(
 
 
 async def derive_entity_events(
-    store: Store,
+    store: Routing,
     tenant_id: str,
     kind: str,
     entity_id: str,

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from tests.support.tenants import make_tenant
+from waypost.delivery.intake import Intake
 from waypost.domain.models import AttemptRecord, DeliveryStatus, NewEvent, SubscriptionSpec
 from waypost.domain.values import NewDelivery
 from waypost.store import Store
@@ -47,7 +48,7 @@ async def _finish(
         )
         for delivery_id in ids
     ]
-    await store.ingest(tenant_id=tenant_id, events=events, now=NOW - timedelta(hours=2))
+    await Intake(store).ingest(tenant_id=tenant_id, events=events, now=NOW - timedelta(hours=2))
     await store.claim_due(owner="w", limit=100, now=NOW, lease_until=NOW + timedelta(hours=1))
     await store.record_attempts(
         owner="w",

@@ -31,12 +31,14 @@ from tests.support.relay import Relay, relay
 from tests.support.server import RunningApp, serve_app
 from tests.support.tenants import make_tenant
 from waypost.app import Roles
+from waypost.delivery.intake import Intake
 from waypost.domain.keys import digest
 from waypost.domain.models import NewEvent
 from waypost.domain.values import NewDelivery
 from waypost.errors import DatabaseUnavailable, StoreError, ValidationFailed
 from waypost.store import Store, open_store, open_store_when_available
 from waypost.store.bulk import COPY_ROWS
+from waypost.store.deliveries import EventBatch
 from waypost.store.outage import DatabaseHealth, translate
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -114,7 +116,10 @@ async def test_a_store_that_cannot_reach_postgresql_raises_database_unavailable(
         tries: list[Callable[[], Awaitable[object]]] = [
             store.migrate,
             lambda: store.principal_for_key(digest("wp_nothing")),
-            lambda: store.ingest(tenant_id=tenant_id, events=[one_event()], now=NOW),
+            lambda: store.insert_group(
+                batches=[EventBatch(tenant_id=tenant_id, events=[one_event()], now=NOW)], lease=None
+            ),
+            lambda: Intake(store).ingest(tenant_id=tenant_id, events=[one_event()], now=NOW),
             lambda: store.claim_due(owner="me", limit=10, now=NOW, lease_until=lease_until),
             lambda: store.list_reports(tenant_id=tenant_id),
         ]
@@ -174,7 +179,7 @@ async def test_copy_errors_of_the_driver_are_translated_too(pg_database: str) ->
         webhook_id = await _subscription(store, tenant.tenant_id)
         events = [one_event(webhook_id, payload='{"a": "\x00"}') for _ in range(COPY_ROWS)]
         with pytest.raises(ValidationFailed, match="NUL"):
-            await store.ingest(tenant_id=tenant.tenant_id, events=events, now=NOW)
+            await Intake(store).ingest(tenant_id=tenant.tenant_id, events=events, now=NOW)
     finally:
         await store.close()
 

@@ -23,6 +23,7 @@ from waypost.domain.models import (
 from waypost.domain.values import NewDelivery
 from waypost.errors import Conflict
 from waypost.store import Store
+from waypost.store.deliveries import EventBatch
 from waypost.store.history import DeliveryFilter
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -76,7 +77,9 @@ async def test_every_status_change_of_the_store_is_in_the_lifecycle_table(store:
         idempotency_key=None,
         deliveries=tuple(NewDelivery(id=id_, webhook_id=sub.id, payload="{}") for id_ in ids),
     )
-    await store.ingest(tenant_id=tenant_id, events=[event], now=NOW)
+    await store.insert_group(
+        batches=[EventBatch(tenant_id=tenant_id, events=[event], now=NOW)], lease=None
+    )
 
     async def status(delivery_id: str) -> DeliveryStatus:
         found, _ = await store.get_delivery(tenant_id=tenant_id, delivery_id=delivery_id)
@@ -177,7 +180,9 @@ async def _check_retry_offers(app: RunningApp) -> None:
         idempotency_key=None,
         deliveries=tuple(NewDelivery(id=id_, webhook_id=sub.id, payload="{}") for id_ in ids),
     )
-    await store.ingest(tenant_id=tenant.tenant_id, events=[event], now=NOW)
+    await store.insert_group(
+        batches=[EventBatch(tenant_id=tenant.tenant_id, events=[event], now=NOW)], lease=None
+    )
     await store.claim_due(owner="test", limit=10, now=NOW, lease_until=NOW + timedelta(days=1))
     await store.record_attempts(
         owner="test",

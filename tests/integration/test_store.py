@@ -17,7 +17,6 @@ from tests.support.tenants import TenantCredentials, make_tenant
 from waypost.domain.keys import digest
 from waypost.domain.models import (
     AttemptRecord,
-    ClaimedDelivery,
     DeliveryStatus,
     Header,
     Lease,
@@ -26,10 +25,11 @@ from waypost.domain.models import (
     SubscriptionSpec,
 )
 from waypost.domain.values import NewDelivery
-from waypost.errors import Conflict, ConstraintViolated, NotFound
+from waypost.errors import Conflict, NotFound
 from waypost.store import Store
 from waypost.store import schema as t
-from waypost.store.bulk import COPY_ROWS, Bulk
+from waypost.store.bulk import Bulk
+from waypost.store.deliveries import EventBatch
 from waypost.store.schema import metadata
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -115,7 +115,7 @@ async def test_routing_candidates_follow_the_index(store: Store) -> None:
     )
 
 
-async def _subscribed(store: Store) -> tuple[TenantCredentials, Subscription]:
+async def subscribed(store: Store) -> tuple[TenantCredentials, Subscription]:
     """A tenant with one subscription (``spec()``)."""
     tenant = await make_tenant(store)
     [sub] = await store.create_subscriptions(
@@ -124,19 +124,33 @@ async def _subscribed(store: Store) -> tuple[TenantCredentials, Subscription]:
     return tenant, sub
 
 
-async def _one_event(store: Store, tenant_id: str, webhook_id: str, count: int = 1) -> list[str]:
-    events = [
+def new_events(webhook_id: str, count: int, deliveries: int = 1) -> list[NewEvent]:
+    return [
         NewEvent(
             id=str(uuid.uuid4()),
             type="IN_TRANSIT",
             tracking_id="PKG1",
             data="{}",
             idempotency_key=None,
-            deliveries=(NewDelivery(id=str(uuid.uuid4()), webhook_id=webhook_id, payload="{}"),),
+            deliveries=tuple(
+                NewDelivery(id=str(uuid.uuid4()), webhook_id=webhook_id, payload="{}")
+                for _ in range(deliveries)
+            ),
         )
         for _ in range(count)
     ]
-    return await store.ingest(tenant_id=tenant_id, events=events, now=NOW)
+
+
+async def _insert(store: Store, tenant_id: str, events: Sequence[NewEvent]) -> list[str]:
+    """Store ``events`` unleased, as the intake does without a dispatcher at hand."""
+    [stored] = await store.insert_group(
+        batches=[EventBatch(tenant_id=tenant_id, events=events, now=NOW)], lease=None
+    )
+    return stored.ids
+
+
+async def _one_event(store: Store, tenant_id: str, webhook_id: str, count: int = 1) -> list[str]:
+    return await _insert(store, tenant_id, new_events(webhook_id, count))
 
 
 async def test_idempotency_key_returns_the_first_event(store: Store) -> None:
@@ -152,18 +166,16 @@ async def test_idempotency_key_returns_the_first_event(store: Store) -> None:
             deliveries=(),
         )
 
-    first = await store.ingest(tenant_id=tenant.tenant_id, events=[event("k1")], now=NOW)
-    again = await store.ingest(
-        tenant_id=tenant.tenant_id, events=[event("k1"), event("k2"), event("k2")], now=NOW
-    )
+    first = await _insert(store, tenant.tenant_id, [event("k1")])
+    again = await _insert(store, tenant.tenant_id, [event("k1"), event("k2"), event("k2")])
     assert again[0] == first[0]
     assert again[1] == again[2] != first[0]
     other = await make_tenant(store, "other")
-    assert (await store.ingest(tenant_id=other.tenant_id, events=[event("k1")], now=NOW)) != first
+    assert (await _insert(store, other.tenant_id, [event("k1")])) != first
 
 
 async def test_concurrent_claims_never_share_a_delivery(store: Store) -> None:
-    tenant, sub = await _subscribed(store)
+    tenant, sub = await subscribed(store)
     await _one_event(store, tenant.tenant_id, sub.id, count=200)
     lease = NOW + timedelta(seconds=60)
     batches = await asyncio.gather(
@@ -180,7 +192,7 @@ async def test_concurrent_claims_never_share_a_delivery(store: Store) -> None:
 async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record(
     store: Store,
 ) -> None:
-    tenant, sub = await _subscribed(store)
+    tenant, sub = await subscribed(store)
     await _one_event(store, tenant.tenant_id, sub.id)
     [first] = await store.claim_due(
         owner="dead", limit=10, now=NOW, lease_until=NOW + timedelta(seconds=5)
@@ -221,7 +233,7 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
 async def test_a_body_equal_to_the_event_data_is_not_copied_yet_sent_and_reported(
     store: Store,
 ) -> None:
-    tenant, sub = await _subscribed(store)
+    tenant, sub = await subscribed(store)
     data = '{"id":7,"title":"x"}'
     bodies = {"plain": data, "selected": '{"id":7}'}
     event = NewEvent(
@@ -235,7 +247,7 @@ async def test_a_body_equal_to_the_event_data_is_not_copied_yet_sent_and_reporte
             for body in bodies.values()
         ),
     )
-    await store.ingest(tenant_id=tenant.tenant_id, events=[event], now=NOW)
+    await _insert(store, tenant.tenant_id, [event])
     async with store.engines.connect() as connection:
         stored = (
             await connection.exec_driver_sql(
@@ -296,105 +308,27 @@ async def _events_at(store: Store, moment: datetime) -> list[Any]:
         return list(await connection.execute(query))
 
 
-async def test_a_failed_group_stores_none_of_its_bulk_rows(store: Store) -> None:
-    tenant, sub = await _subscribed(store)
-    [existing] = await _one_event(store, tenant.tenant_id, sub.id)
-
-    def event(event_id: str, deliveries: int) -> NewEvent:
-        return NewEvent(
-            id=event_id,
-            type="IN_TRANSIT",
-            tracking_id=None,
-            data="{}",
-            idempotency_key=None,
-            deliveries=tuple(
-                NewDelivery(id=str(uuid.uuid4()), webhook_id=sub.id, payload="{}")
-                for _ in range(deliveries)
-            ),
-        )
-
-    # Enough rows for PostgreSQL's COPY, events first and deliveries after: written in
-    # one transaction with a request that fails, then again alone.
-    many = [event(str(uuid.uuid4()), 2) for _ in range(COPY_ROWS)]
-    stored, failed = await asyncio.gather(
-        store.ingest(tenant_id=tenant.tenant_id, events=many, now=NOW),
-        store.ingest(tenant_id=tenant.tenant_id, events=[event(existing, 1)], now=NOW),
-        return_exceptions=True,
-    )
-    assert stored == [item.id for item in many]
-    assert isinstance(failed, ConstraintViolated)
-    async with store.engines.connect() as connection:
-        counts = (
-            await connection.exec_driver_sql(
-                "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM deliveries)"
-            )
-        ).one()
-    assert tuple(counts) == (1 + COPY_ROWS, 1 + 2 * COPY_ROWS)
-
-
-class RecordingHandover:
-    """A dispatcher with room for ``room`` fresh deliveries, recording what it is given."""
-
-    def __init__(self, room: int) -> None:
-        self.room = room
-        self.handed: list[ClaimedDelivery] = []
-        self.released = 0
-        self.woken = 0
-
-    def reserve(self, wanted: int, now: datetime) -> Lease | None:
-        granted = min(wanted, self.room)
-        self.room -= granted
-        return Lease(owner="local", until=now + timedelta(seconds=60), count=granted)
-
-    def hand_over(self, deliveries: Sequence[ClaimedDelivery], lease: Lease) -> None:
-        self.handed.extend(deliveries)
-        self.released += lease.count - len(deliveries)
-
-    def release(self, lease: Lease) -> None:
-        self.released += lease.count
-
-    def wake(self) -> None:
-        self.woken += 1
-
-
-async def test_fresh_deliveries_are_stored_leased_to_the_local_dispatcher_while_it_has_room(
-    store: Store,
-) -> None:
-    tenant, sub = await _subscribed(store)
-    handover = RecordingHandover(room=3)
-    store.hand_over_to(handover)
-    await _one_event(store, tenant.tenant_id, sub.id, count=5)
-    assert len(handover.handed) == 3 and handover.released == 0 and handover.woken == 1
-    handed = handover.handed[0]
-    assert (handed.webhook_id, handed.event_type, handed.attempt_count) == (sub.id, "IN_TRANSIT", 0)
-    # The two left over are due for any dispatcher; the three handed over are not,
-    # until their lease ends, as if claimed.
-    lease = NOW + timedelta(seconds=60)
-    rest = await store.claim_due(owner="other", limit=10, now=NOW, lease_until=lease)
-    assert len(rest) == 2 and not {d.id for d in rest} & {d.id for d in handover.handed}
+async def test_a_group_is_stored_leased_as_far_as_the_lease_goes(store: Store) -> None:
+    tenant, sub = await subscribed(store)
+    batches = [
+        EventBatch(tenant_id=tenant.tenant_id, events=new_events(sub.id, 1, deliveries=2), now=NOW),
+        EventBatch(tenant_id=tenant.tenant_id, events=new_events(sub.id, 2, deliveries=1), now=NOW),
+    ]
+    lease = Lease(owner="local", until=NOW + timedelta(seconds=60), count=3)
+    first, second = await store.insert_group(batches=batches, lease=lease)
+    assert first.ids == [event.id for event in batches[0].events]
+    assert (len(first.leased), first.unleased, len(second.leased), second.unleased) == (2, 0, 1, 1)
+    leased = {delivery.id for delivery in [*first.leased, *second.leased]}
+    # Only the unleased one is due; the others are not until their lease ends, as if claimed.
+    due = await store.claim_due(owner="other", limit=10, now=NOW, lease_until=NOW)
+    assert len(due) == 1 and due[0].id not in leased
     later = NOW + timedelta(seconds=61)
     expired = await store.claim_due(owner="other", limit=10, now=later, lease_until=later)
-    assert {d.id for d in expired} == {d.id for d in [*rest, *handover.handed]}
-
-    # A batch that is not stored gives its room back.
-    handover.room = 5
-    duplicate = [
-        NewEvent(
-            id=handover.handed[0].event_id,
-            type="IN_TRANSIT",
-            tracking_id=None,
-            data="{}",
-            idempotency_key=None,
-            deliveries=(NewDelivery(id=str(uuid.uuid4()), webhook_id=sub.id, payload="{}"),),
-        )
-    ]
-    with pytest.raises(ConstraintViolated):
-        await store.ingest(tenant_id=tenant.tenant_id, events=duplicate, now=NOW)
-    assert handover.released == 1 and len(handover.handed) == 3
+    assert {delivery.id for delivery in expired} == leased | {due[0].id}
 
 
 async def test_listing_reads_the_fields_asked_for_raw_and_never_a_secret(store: Store) -> None:
-    tenant, sub = await _subscribed(store)
+    tenant, sub = await subscribed(store)
     fields = ("expires_at", "id", "event_groups", "auth_method_id", "retry_delays", "created_at")
     pages = [
         page
@@ -415,7 +349,7 @@ async def test_listing_reads_the_fields_asked_for_raw_and_never_a_secret(store: 
 
 
 async def test_deleted_subscription_is_gone_everywhere(store: Store) -> None:
-    tenant, sub = await _subscribed(store)
+    tenant, sub = await subscribed(store)
     await store.delete_subscription(tenant_id=tenant.tenant_id, subscription_id=sub.id, now=NOW)
     with pytest.raises(NotFound):
         await store.get_subscription(tenant_id=tenant.tenant_id, subscription_id=sub.id, now=NOW)

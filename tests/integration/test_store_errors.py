@@ -15,6 +15,7 @@ from waypost.domain.models import NewEvent
 from waypost.errors import Conflict, ConstraintViolated
 from waypost.store import Store
 from waypost.store import schema as t
+from waypost.store.deliveries import EventBatch
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -33,9 +34,13 @@ async def test_an_integrity_error_leaves_the_store_as_constraint_violated(store:
             deliveries=(),
         )
 
-    await store.ingest(tenant_id=tenant.tenant_id, events=[event()], now=NOW)
+    await store.insert_group(
+        batches=[EventBatch(tenant_id=tenant.tenant_id, events=[event()], now=NOW)], lease=None
+    )
     with pytest.raises(ConstraintViolated) as refused:
-        await store.ingest(tenant_id=tenant.tenant_id, events=[event()], now=NOW)
+        await store.insert_group(
+            batches=[EventBatch(tenant_id=tenant.tenant_id, events=[event()], now=NOW)], lease=None
+        )
     assert isinstance(refused.value, Conflict) and refused.value.status == 409
     assert isinstance(refused.value.__cause__, IntegrityError)
     # The driver's message quotes the clashing key; the reason does not.

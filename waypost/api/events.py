@@ -126,8 +126,10 @@ def delivery_out(delivery: DeliverySummary) -> dict[str, Any]:
 
 
 async def _accept(svc: Services, principal: Principal, inputs: list[EventInput]) -> list[str]:
-    # An in-process dispatcher is handed the deliveries, or woken, by the store.
-    return await ingest_events(svc.store, principal.tenant_id, inputs, utcnow(), svc.metrics)
+    # An in-process dispatcher is handed the deliveries, or woken, by the intake.
+    return await ingest_events(
+        svc.store, svc.intake, principal.tenant_id, inputs, utcnow(), svc.metrics
+    )
 
 
 async def _received_body(request: Request) -> Any:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from waypost.config import Settings
 from waypost.delivery.outbound import build_request
 from waypost.delivery.outbound_auth import Authenticator
-from waypost.delivery.sender import OutboundRequest, Sender, SendResult
+from waypost.delivery.sender import OutboundRequest, RequestSender, SendResult
 from waypost.domain import eventcast
 from waypost.domain.ack import needs_ack
 from waypost.domain.attempts import FailureKind, Judgement, judge_attempt
@@ -52,7 +52,7 @@ from waypost.errors import (
     WaypostError,
 )
 from waypost.observability.metrics import Metrics
-from waypost.store import Store
+from waypost.store.interfaces import DeliveryQueue
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,8 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: Store,
-        sender: Sender,
+        queue: DeliveryQueue,
+        sender: RequestSender,
         settings: Settings,
         *,
         authenticator: Authenticator,
@@ -98,7 +98,7 @@ class Dispatcher:
                 "WAYPOST_LEASE_SECONDS must exceed WAYPOST_REQUEST_TIMEOUT and "
                 "WAYPOST_ACK_TIMEOUT, or a slow send could be sent twice"
             )
-        self._store = store
+        self._queue = queue
         self._sender = sender
         self._authenticator = authenticator
         self._settings = settings
@@ -234,7 +234,7 @@ class Dispatcher:
         now = self._clock()
         lease_until = self._lease_end(now)
         started = time.perf_counter()
-        claimed = await self._store.claim_due(
+        claimed = await self._queue.claim_due(
             owner=self.owner, limit=wanted, now=now, lease_until=lease_until
         )
         self._metrics.claimed(len(claimed), time.perf_counter() - started)
@@ -260,7 +260,7 @@ class Dispatcher:
             self._inflight.add(task)
             task.add_done_callback(self._finished)
         if ended:
-            await self._store.cancel_deliveries(
+            await self._queue.cancel_deliveries(
                 owner=self.owner, delivery_ids=ended, reason=SUBSCRIPTION_ENDED, now=now
             )
 
@@ -308,7 +308,7 @@ class Dispatcher:
         backoff = Backoff(self._settings.database_retry_max)
         while True:
             try:
-                return await self._store.send_targets(subscription_ids=webhook_ids, now=now)
+                return await self._queue.send_targets(subscription_ids=webhook_ids, now=now)
             except DatabaseUnavailable:
                 pause = backoff.next()
                 if self._stop.is_set() or self._clock() + timedelta(seconds=pause) > last_start:
@@ -459,7 +459,7 @@ class Dispatcher:
         while True:
             try:
                 started = time.perf_counter()
-                await self._store.record_attempts(owner=self.owner, records=batch)
+                await self._queue.record_attempts(owner=self.owner, records=batch)
                 self._metrics.recorded(len(batch), time.perf_counter() - started)
                 return
             except DatabaseUnavailable:

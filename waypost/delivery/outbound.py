@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from waypost.delivery.outbound_auth import Authenticator
-from waypost.delivery.sender import OutboundRequest, Sender, SendResult
+from waypost.delivery.sender import OutboundRequest, RequestSender, SendResult
 from waypost.domain import eventcast
 from waypost.domain import headers as http_headers
 from waypost.domain.catalog import EVENT_TYPES, EventType, group_members
@@ -122,7 +122,7 @@ class PushOutcome:
 
 
 async def send_test_push(
-    sender: Sender,
+    sender: RequestSender,
     authenticator: Authenticator,
     target: SendTarget,
     event_type: EventType,

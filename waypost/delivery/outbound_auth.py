@@ -18,7 +18,7 @@ from datetime import datetime
 import orjson
 
 from waypost.config import Settings
-from waypost.delivery.sender import OutboundRequest, Sender
+from waypost.delivery.sender import OutboundRequest, RequestSender, Sender
 from waypost.domain import headers as http_headers
 from waypost.domain.attempts import FailureKind
 from waypost.domain.auth import (
@@ -46,7 +46,7 @@ class Credentials:
 
 
 class Authenticator:
-    def __init__(self, token_sender: Sender) -> None:
+    def __init__(self, token_sender: RequestSender) -> None:
         self._sender = token_sender
         self._tokens: dict[OAuth2Method, _Token] = {}
         self._locks: dict[OAuth2Method, asyncio.Lock] = {}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import TracebackType
+from typing import Protocol
 
 import aiohttp
 
@@ -73,6 +74,14 @@ def _refusal(url: str, allow_private: bool) -> str | None:
     10,000 distinct URLs, a few MB at most."""
     reason = target_refusal(url, allow_private=allow_private)
     return f"refused target: {reason}" if reason else None
+
+
+class RequestSender(Protocol):
+    """What sends one request: ``Sender`` over the network, or a fake in unit tests."""
+
+    async def send(self, request: OutboundRequest) -> SendResult:
+        """The answer, or the failure; never raises for network or HTTP problems."""
+        ...
 
 
 class Sender:

@@ -25,12 +25,12 @@ import aiosmtplib
 import orjson
 
 from waypost.config import Settings
-from waypost.delivery.sender import OutboundRequest, Sender
+from waypost.delivery.sender import OutboundRequest, RequestSender
 from waypost.domain.backoff import Backoff
 from waypost.domain.reports import Report, csv_chunk, iso
 from waypost.errors import DatabaseUnavailable, WaypostError
 from waypost.reports.mail import Mailer
-from waypost.store import Store
+from waypost.store.interfaces import ReportQueue
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def report_link(settings: Settings, report_id: str) -> str:
 
 
 class ReportWorker:
-    def __init__(self, store: Store, sender: Sender, settings: Settings) -> None:
+    def __init__(self, store: ReportQueue, sender: RequestSender, settings: Settings) -> None:
         self._store = store
         self._sender = sender
         self._settings = settings

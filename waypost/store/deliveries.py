@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -26,7 +24,7 @@ from waypost.domain.models import (
     StoredEvent,
 )
 from waypost.domain.values import Candidate
-from waypost.errors import ConstraintViolated, DatabaseUnavailable, NotFound, StoreError
+from waypost.errors import ConstraintViolated, NotFound
 from waypost.store import schema as t
 from waypost.store.bulk import Bulk
 from waypost.store.core import StoreCore, active, dumps, valid_id
@@ -38,8 +36,6 @@ from waypost.store.rows import (
     as_stored_event,
     as_summary,
 )
-
-log = logging.getLogger(__name__)
 
 d = t.deliveries
 
@@ -55,45 +51,31 @@ _CLAIMED_COLUMNS = (
     d.c.created_at,
 )
 
-# How many events one group-committed ingest transaction takes at most (at least one request).
-_GROUP_EVENTS = 2_000
-
-
-class Handover(Protocol):
-    """A dispatcher in the ingesting process, which takes fresh deliveries as they are
-    stored (``waypost serve``). They are written already leased to it, so it sends them
-    without claiming them back from the database: a write transaction fewer per batch
-    and no wait for a wake-up. Were the process to die, the leases end and any
-    dispatcher claims them as usual."""
-
-    def reserve(self, wanted: int, now: datetime) -> Lease | None:
-        """Room for up to ``wanted`` deliveries now; what is granted must be handed over
-        or released."""
-
-    def hand_over(self, deliveries: Sequence[ClaimedDelivery], lease: Lease) -> None:
-        """Send these committed deliveries, leased by ``lease``; the rest of it is released."""
-
-    def release(self, lease: Lease) -> None:
-        """Nothing of ``lease`` was stored."""
-
-    def wake(self) -> None:
-        """Deliveries were stored unleased and are due: claim them."""
-
 
 @dataclass(frozen=True, kw_only=True)
-class _IngestRequest:
+class EventBatch:
+    """One tenant's events, stored at ``now``, as ``insert_group`` takes them."""
+
     tenant_id: str
     events: Sequence[NewEvent]
     now: datetime
-    ids: asyncio.Future[list[str]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredBatch:
+    """What ``insert_group`` stored of one ``EventBatch``."""
+
+    ids: list[str]
+    """The event ids in order; the original id where an idempotency key was seen before."""
+    leased: list[ClaimedDelivery]
+    """Its deliveries stored leased, to be sent by the lease's owner."""
+    unleased: int
+    """How many of its deliveries were stored due, for any dispatcher to claim."""
 
 
 class DeliveryQueries(StoreCore):
     def __init__(self, engines: Engines, box: SecretBox, *, retry_max: float) -> None:
         super().__init__(engines, box, retry_max=retry_max)
-        self._waiting_ingests: list[_IngestRequest] = []
-        self._ingest_writer: asyncio.Task[None] | None = None
-        self._handover: Handover | None = None
         # Built once: constructing the statement per event cost more than running it.
         self._route_candidates = (
             sa.select(
@@ -113,10 +95,6 @@ class DeliveryQueries(StoreCore):
                 active(sa.bindparam("now", type_=t.webhooks.c.created_at.type)),
             )
         )
-
-    def hand_over_to(self, handover: Handover) -> None:
-        """Lease fresh deliveries to ``handover`` as they are stored, while it has room."""
-        self._handover = handover
 
     async def route_candidates(
         self,
@@ -154,105 +132,31 @@ class DeliveryQueries(StoreCore):
         async with self._read() as connection:
             return [as_delivery_mapping(row) for row in await connection.execute(query)]
 
-    async def ingest(
-        self, *, tenant_id: str, events: Sequence[NewEvent], now: datetime
-    ) -> list[str]:
-        """Store events with their deliveries in one transaction; returns the event ids in
-        order, the original id where an idempotency key was seen before.
+    async def insert_group(
+        self, *, batches: Sequence[EventBatch], lease: Lease | None
+    ) -> list[StoredBatch]:
+        """Store every batch's events with their deliveries in one transaction, the first
+        ``lease.count`` deliveries leased to ``lease.owner`` (``None``: none leased), and
+        announce the due ones to other processes.
 
-        Requests that arrive while a write is under way are written together in the next
-        transaction (group commit): one commit serves many concurrent requests, where a
-        commit each would make the database's write lock the limit of single-event ingest.
-        Each request still returns only once its events are committed.
+        Another process may store an idempotency key between the lookup and the insert:
+        the unique index refuses the insert, and the group is written once more, when the
+        lookup finds the key. Raises ``ConstraintViolated`` if that fails too.
         """
-        ids: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-        self._waiting_ingests.append(
-            _IngestRequest(tenant_id=tenant_id, events=events, now=now, ids=ids)
-        )
-        if self._ingest_writer is None:
-            self._ingest_writer = asyncio.create_task(self._write_ingests())
-        return await ids
-
-    async def _write_ingests(self) -> None:
-        group: list[_IngestRequest] = []
         try:
-            while self._waiting_ingests:
-                size = count = 0
-                for request in self._waiting_ingests:
-                    if count and size + len(request.events) > _GROUP_EVENTS:
-                        break
-                    size += len(request.events)
-                    count += 1
-                group = self._waiting_ingests[:count]
-                del self._waiting_ingests[:count]
-                await self._write_group(group)
-        except Exception:
-            log.exception("ingest_writer_crashed")
-        finally:
-            self._ingest_writer = None
-            # Whatever ended the writer (a defect, or the loop cancelling it at exit), no
-            # request may wait for an answer that would never come.
-            for request in (*group, *self._waiting_ingests):
-                if not request.ids.done():
-                    request.ids.set_exception(StoreError("the ingest was interrupted"))
-            self._waiting_ingests.clear()
-
-    async def _write_group(self, group: Sequence[_IngestRequest]) -> None:
-        lease = self._reserve(group)
-        try:
-            stored = await self._insert_group(group, lease)
-        except Exception as exc:
-            if lease is not None and self._handover is not None:
-                self._handover.release(lease)
-            if isinstance(exc, DatabaseUnavailable):
-                # Every request of the group would fail alike, each only after a wait of
-                # its own (another process's SQLite lock): all of them are answered now.
-                for request in group:
-                    if not request.ids.done():
-                        request.ids.set_exception(DatabaseUnavailable(exc.reason))
-                return
-            if len(group) > 1:
-                # One request's bad value or key conflict must not fail the others.
-                for request in group:
-                    await self._write_group([request])
-                return
-            request = group[0]
-            try:
-                if not isinstance(exc, ConstraintViolated):
-                    raise
-                # Another process stored the same idempotency key first: this time the
-                # lookup finds it.
-                stored = await self._insert_group(group, None)
-            except Exception as final:
-                if not request.ids.done():
-                    request.ids.set_exception(final)
-                return
-        if self._handover is not None:
-            leased = [delivery for inserted in stored for delivery in inserted.leased]
-            if lease is not None:
-                self._handover.hand_over(leased, lease)
-            if any(inserted.unleased for inserted in stored):
-                self._handover.wake()
-        for request, inserted in zip(group, stored, strict=True):
-            if not request.ids.done():
-                request.ids.set_result(inserted.ids)
-
-    def _reserve(self, group: Sequence[_IngestRequest]) -> Lease | None:
-        if self._handover is None:
-            return None
-        wanted = sum(len(event.deliveries) for request in group for event in request.events)
-        return self._handover.reserve(wanted, group[0].now) if wanted else None
+            return await self._insert_group(batches, lease)
+        except ConstraintViolated:
+            return await self._insert_group(batches, lease)
 
     async def _insert_group(
-        self, group: Sequence[_IngestRequest], lease: Lease | None
-    ) -> list[_Inserted]:
-        """The group's events in one transaction, the first ``lease.count`` deliveries leased."""
+        self, batches: Sequence[EventBatch], lease: Lease | None
+    ) -> list[StoredBatch]:
         room = lease.count if lease is not None else 0
         stored = []
         async with self._write() as connection:
-            for request in group:
+            for batch in batches:
                 inserted = await insert_events(
-                    connection, request.tenant_id, request.events, request.now, lease, room
+                    connection, batch.tenant_id, batch.events, batch.now, lease, room
                 )
                 room -= len(inserted.leased)
                 stored.append(inserted)
@@ -420,13 +324,6 @@ _INSERT_DELIVERIES = Bulk.insert(
 )
 
 
-@dataclass(frozen=True, kw_only=True)
-class _Inserted:
-    ids: list[str]
-    leased: list[ClaimedDelivery]
-    unleased: int
-
-
 async def insert_events(
     connection: Connection,
     tenant_id: str,
@@ -434,7 +331,7 @@ async def insert_events(
     now: datetime,
     lease: Lease | None = None,
     room: int = 0,
-) -> _Inserted:
+) -> StoredBatch:
     """Insert events and their deliveries in the caller's transaction: the event ids in
     order (the original id where an idempotency key was seen before), and the first
     ``room`` deliveries leased by ``lease``."""
@@ -462,7 +359,7 @@ async def insert_events(
         await _INSERT_EVENTS.run(connection, event_rows)
     if delivery_rows:
         await _INSERT_DELIVERIES.run(connection, delivery_rows)
-    return _Inserted(
+    return StoredBatch(
         ids=ids,
         leased=[as_claimed(row, data) for row in leased],
         unleased=len(delivery_rows) - len(leased),

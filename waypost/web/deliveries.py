@@ -75,9 +75,12 @@ def _utc(text: str, name: str) -> datetime | None:
 
 async def _endpoints(svc: Services, tenant_id: str) -> list[tuple[str, str]]:
     """(subscription id, label) of the tenant's active endpoints, for the URL filter."""
+    subscriptions = svc.subscriptions.iter_subscriptions(
+        tenant_id=tenant_id, limit=500, now=utcnow()
+    )
     return [
         (sub.id, f"{sub.url} ({', '.join((*sub.event_types, *sub.event_groups))})")
-        async for sub in svc.store.iter_subscriptions(tenant_id=tenant_id, limit=500, now=utcnow())
+        async for sub in subscriptions
     ]
 
 
@@ -93,7 +96,7 @@ async def delivery_log(
     items: list[DeliverySummary] = []
     next_cursor = error = None
     try:
-        items, next_cursor = await svc.store.list_deliveries(
+        items, next_cursor = await svc.history.list_deliveries(
             tenant_id=who.tenant_id,
             selection=log_filter.selection(),
             cursor=cursor,
@@ -150,10 +153,10 @@ async def delivery_detail(
     who: Viewer = Depends(viewer),
     svc: Services = Depends(services),
 ) -> Response:
-    delivery, attempts = await svc.store.get_delivery(
+    delivery, attempts = await svc.history.get_delivery(
         tenant_id=who.tenant_id, delivery_id=delivery_id
     )
-    payload = await svc.store.delivery_payload(tenant_id=who.tenant_id, delivery_id=delivery_id)
+    payload = await svc.history.delivery_payload(tenant_id=who.tenant_id, delivery_id=delivery_id)
     shown: list[dict[str, Any]] = [
         {"attempt": attempt, "headers": attempt.request_headers} for attempt in attempts
     ]

@@ -29,7 +29,7 @@ async def overview(
     request: Request, who: Viewer = Depends(viewer), svc: Services = Depends(services)
 ) -> Response:
     start = _window_start(utcnow())
-    counts = await svc.store.deliveries_per_minute(tenant_id=who.tenant_id, since=start)
+    counts = await svc.dashboard.deliveries_per_minute(tenant_id=who.tenant_id, since=start)
     delivered = minute_slots(
         [(c.minute, c.delivered) for c in counts], start=start, minutes=WINDOW_MINUTES
     )
@@ -38,8 +38,8 @@ async def overview(
     )
     per_minute = [d + f for d, f in zip(delivered, failed, strict=True)]
     scale = scale_for(max(per_minute, default=0))
-    by_endpoint = await svc.store.failures_by_endpoint(tenant_id=who.tenant_id, since=start)
-    by_status = await svc.store.failures_by_status(tenant_id=who.tenant_id, since=start)
+    by_endpoint = await svc.dashboard.failures_by_endpoint(tenant_id=who.tenant_id, since=start)
+    by_status = await svc.dashboard.failures_by_status(tenant_id=who.tenant_id, since=start)
     endpoint_scale, endpoint_bars = bars(
         [(item.label, item.count) for item in by_endpoint], full=BAR_LENGTH
     )

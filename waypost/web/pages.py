@@ -84,7 +84,7 @@ class Viewer:
 
 
 def csrf_key(svc: Services) -> bytes:
-    return svc.store.derived_key(_CSRF_KEY)
+    return svc.callers.derived_key(_CSRF_KEY)
 
 
 async def viewer(request: Request, svc: Services = Depends(services)) -> Viewer:
@@ -92,7 +92,7 @@ async def viewer(request: Request, svc: Services = Depends(services)) -> Viewer:
     token = request.cookies.get(SESSION_COOKIE)
     session = read_session_token(svc, token) if token else None
     user = (
-        await svc.store.user_by_id(tenant_id=session.tenant_id, user_id=session.user_id)
+        await svc.callers.user_by_id(tenant_id=session.tenant_id, user_id=session.user_id)
         if session is not None
         else None
     )

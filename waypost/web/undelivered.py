@@ -30,12 +30,12 @@ async def _page(
     notice: str | None = None,
     error: str | None = None,
 ) -> Response:
-    custom = await svc.store.custom_event_types(tenant_id=who.tenant_id)
+    custom = await svc.event_types.custom_event_types(tenant_id=who.tenant_id)
     return render(
         request,
         "undelivered.html",
         viewer=who,
-        reports=await svc.store.list_reports(tenant_id=who.tenant_id),
+        reports=await svc.reports.list_reports(tenant_id=who.tenant_id),
         type_names=sorted({*EVENT_TYPES, *(t.name for t in custom)}),
         values=values,
         chosen=set(chosen),

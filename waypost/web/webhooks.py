@@ -55,7 +55,7 @@ WebhookId = Annotated[str, Path(max_length=100)]
 async def _catalog(svc: Services, tenant_id: str) -> dict[str, EventType]:
     return {
         **EVENT_TYPES,
-        **{t.name: t for t in await svc.store.custom_event_types(tenant_id=tenant_id)},
+        **{t.name: t for t in await svc.event_types.custom_event_types(tenant_id=tenant_id)},
     }
 
 
@@ -83,10 +83,10 @@ async def webhook_list(
     svc: Services = Depends(services),
 ) -> Response:
     now = utcnow()
-    health = await svc.store.endpoint_health(tenant_id=who.tenant_id, since=now - HEALTH_WINDOW)
-    methods = {m.id: m for m in await svc.store.list_auth_methods(tenant_id=who.tenant_id)}
+    health = await svc.dashboard.endpoint_health(tenant_id=who.tenant_id, since=now - HEALTH_WINDOW)
+    methods = {m.id: m for m in await svc.auth_methods.list_auth_methods(tenant_id=who.tenant_id)}
     events: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-    async for subscription in svc.store.iter_subscriptions(
+    async for subscription in svc.subscriptions.iter_subscriptions(
         tenant_id=who.tenant_id, limit=MAX_LISTED, now=now
     ):
         found = health.get(subscription.id)
@@ -212,7 +212,7 @@ async def _create(svc: Services, who: Viewer, form: webhook_form.WebhookForm) ->
         for number, (body, method_body) in enumerate(planned, 1):
             if method_body is not None:
                 method = parse_auth_method(method_body)
-                stored = await svc.store.create_auth_method(
+                stored = await svc.auth_methods.create_auth_method(
                     tenant_id=who.tenant_id,
                     name=method.name,
                     method=method_of(method, allow_private=allow_private),
@@ -227,11 +227,11 @@ async def _create(svc: Services, who: Viewer, form: webhook_form.WebhookForm) ->
             created_webhooks.append(subscription.id)
     except WaypostError:
         for webhook_id in created_webhooks:
-            await svc.store.delete_subscription(
+            await svc.subscriptions.delete_subscription(
                 tenant_id=who.tenant_id, subscription_id=webhook_id, now=now
             )
         for method_id in created_methods:
-            await svc.store.delete_auth_method(
+            await svc.auth_methods.delete_auth_method(
                 tenant_id=who.tenant_id, method_id=method_id, now=now
             )
         raise
@@ -270,13 +270,13 @@ async def _detail(
     error: str | None = None,
 ) -> Response:
     now = utcnow()
-    subscription = await svc.store.get_subscription(
+    subscription = await svc.subscriptions.get_subscription(
         tenant_id=who.tenant_id, subscription_id=webhook_id, now=now
     )
     event_type = await sample_type_for(svc, who.tenant_id, subscription)
     body, matches = await preview_body(svc, who.tenant_id, webhook_id)
-    methods = {m.id: m for m in await svc.store.list_auth_methods(tenant_id=who.tenant_id)}
-    health = await svc.store.endpoint_health(tenant_id=who.tenant_id, since=now - HEALTH_WINDOW)
+    methods = {m.id: m for m in await svc.auth_methods.list_auth_methods(tenant_id=who.tenant_id)}
+    health = await svc.dashboard.endpoint_health(tenant_id=who.tenant_id, since=now - HEALTH_WINDOW)
     found = health.get(webhook_id)
     tree = field_tree(event_type.example)
     return render(
@@ -329,7 +329,7 @@ async def save_fields(
         fields = parse_fields(checked)
     except WaypostError as exc:
         return await _detail(request, who, svc, webhook_id, error=exc.reason)
-    await svc.store.set_fields(
+    await svc.subscriptions.set_fields(
         tenant_id=who.tenant_id, subscription_id=webhook_id, fields=fields, now=utcnow()
     )
     return redirect(f"/webhooks/{webhook_id}?notice=fields")
@@ -342,7 +342,7 @@ async def restore_default_data(
     who: Viewer = Depends(viewer),
     svc: Services = Depends(services),
 ) -> Response:
-    await svc.store.set_fields(
+    await svc.subscriptions.set_fields(
         tenant_id=who.tenant_id, subscription_id=webhook_id, fields=None, now=utcnow()
     )
     return redirect(f"/webhooks/{webhook_id}?notice=restored")
@@ -382,7 +382,7 @@ async def delete_webhook(
     who: Viewer = Depends(viewer),
     svc: Services = Depends(services),
 ) -> Response:
-    await svc.store.delete_subscription(
+    await svc.subscriptions.delete_subscription(
         tenant_id=who.tenant_id, subscription_id=webhook_id, now=utcnow()
     )
     return redirect("/webhooks?notice=deleted")
