@@ -12,13 +12,13 @@ from functools import partial
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from waypost.api.limits import Limiter, SignInThrottle
 from waypost.config import Settings
 from waypost.delivery.outbound_auth import Authenticator
 from waypost.delivery.sender import Sender
 from waypost.domain.keys import digest
 from waypost.domain.scopes import allows, read_access_token
 from waypost.errors import AuthenticationFailed, Forbidden
+from waypost.services.limits import Limiter, SignInThrottle
 from waypost.store import Store
 from waypost.store.models import Principal
 

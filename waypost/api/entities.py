@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from waypost.api.deps import Services, limited, services, utcnow
 from waypost.api.errors import COMMON_ERRORS
 from waypost.api.responses import Json, JsonObject, OrjsonRoute
-from waypost.ingest import derive_entity_events
+from waypost.services.ingest import derive_entity_events
 from waypost.store.models import Principal
 
 router = APIRouter(tags=["events"], responses=COMMON_ERRORS, route_class=OrjsonRoute)

@@ -26,7 +26,7 @@ from waypost.api.deps import (
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND
 from waypost.api.responses import Json, JsonObject, OrjsonRoute
 from waypost.domain.json_numbers import parse_json
-from waypost.ingest import EventInput, ingest_events
+from waypost.services.ingest import EventInput, ingest_events
 from waypost.store.models import DeliverySummary, Principal
 
 router = APIRouter(tags=["events"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
