@@ -24,13 +24,14 @@ from waypost.api import (
     reports,
     webhooks,
 )
-from waypost.api.deps import Services, SlotReleaseMiddleware
+from waypost.api.deps import SlotReleaseMiddleware
 from waypost.api.errors import install_error_handlers
 from waypost.config import Settings
 from waypost.delivery.dispatcher import Dispatcher
 from waypost.delivery.outbound_auth import outbound
 from waypost.heap import freeze_startup_objects
 from waypost.reports.worker import ReportWorker
+from waypost.resources import Services
 from waypost.services.limits import Limiter
 from waypost.store import open_store
 

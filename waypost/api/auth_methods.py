@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from waypost.api.deps import Services, limited, services, utcnow
+from waypost.api.deps import limited
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.responses import Json, OrjsonRoute
 from waypost.domain.auth import (
@@ -25,6 +25,7 @@ from waypost.domain.auth import (
     check_oauth2,
 )
 from waypost.errors import ValidationFailed
+from waypost.resources import Services, services, utcnow
 from waypost.store.auth_methods import StoredAuthMethod
 from waypost.store.models import Principal
 

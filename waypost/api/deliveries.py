@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from waypost.api.deps import Services, limited, services, utcnow
+from waypost.api.deps import limited
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.events import DeliveryOut, delivery_out, iso
 from waypost.api.responses import Json, OrjsonRoute
+from waypost.resources import Services, services, utcnow
 from waypost.services.inputs import Instant
 from waypost.store.history import DeliveryFilter
 from waypost.store.models import Attempt, DeliveryStatus, DeliverySummary, Principal

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from waypost.api.deps import Services, limited, services, utcnow
+from waypost.api.deps import limited
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.responses import Json, OrjsonRoute
 from waypost.domain import sessions
@@ -30,6 +30,7 @@ from waypost.domain.passwords import DUMMY_HASH, verify_password
 from waypost.domain.reports import ReportRequest, check_range, read_link, sign_link
 from waypost.domain.urls import check_url
 from waypost.errors import AuthenticationFailed, NotFound, ValidationFailed, WaypostError
+from waypost.resources import Services, services, utcnow
 from waypost.services.ingest import resolve_types, unknown_type
 from waypost.services.inputs import Instant
 from waypost.store.models import Principal

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from waypost.api.deps import Services, caller_key, limited, services, utcnow
+from waypost.api.deps import limited
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.responses import Json, JsonObject, OrjsonRoute
 from waypost.api.webhook_out import LISTED_SOURCES, listed_webhooks, webhook_out
@@ -26,6 +26,8 @@ from waypost.domain.routing import parse_filters
 from waypost.domain.signing import generate_secret
 from waypost.domain.urls import check_url
 from waypost.errors import NotFound, ValidationFailed
+from waypost.resources import Services, services, utcnow
+from waypost.services.limits import caller_key
 from waypost.store.models import (
     Header,
     Principal,

@@ -12,8 +12,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from waypost.errors import RateLimited
+from waypost.store.models import Principal
 
 TOO_MANY = "Try again a bit later, or decrease amount of requests"
+
+
+def caller_key(principal: Principal) -> str:
+    """Whom the concurrency limits count a request against: the user, else the credential."""
+    return principal.user_id or principal.credential_id
 
 
 @dataclass

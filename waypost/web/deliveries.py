@@ -12,9 +12,9 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from waypost.api.deliveries import replay, retry
-from waypost.api.deps import Services, services, utcnow
 from waypost.domain.times import to_utc
 from waypost.errors import Conflict, ValidationFailed
+from waypost.resources import Services, services, utcnow
 from waypost.store.history import DeliveryFilter
 from waypost.store.models import DeliveryStatus, DeliverySummary
 from waypost.web.pages import Viewer, checked_form, form_text, redirect, render, viewer

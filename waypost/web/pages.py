@@ -19,9 +19,9 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from waypost.api.deps import Services, services
 from waypost.api.reports import read_session_token
 from waypost.domain.csrf import csrf_token, csrf_valid
+from waypost.resources import Services, services
 from waypost.store.models import Principal, User
 from waypost.web.fieldtree import has_checked_below
 

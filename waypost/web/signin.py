@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
-from waypost.api.deps import Services, services
 from waypost.api.reports import issue_session_token, sign_in
 from waypost.domain.csrf import csrf_token, csrf_valid
 from waypost.errors import AuthenticationFailed
+from waypost.resources import Services, services
 from waypost.web.pages import (
     NONCE_COOKIE,
     SESSION_COOKIE,

@@ -10,11 +10,11 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from waypost.api.deps import Services, services, utcnow
 from waypost.api.errors import validation_reason
 from waypost.api.reports import ReportIn, ready_report, report_csv, request_report
 from waypost.domain.catalog import EVENT_TYPES
 from waypost.errors import DatabaseUnavailable, WaypostError
+from waypost.resources import Services, services, utcnow
 from waypost.web.pages import Viewer, checked_form, form_text, redirect, render, viewer
 
 router = APIRouter(include_in_schema=False)

@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from waypost.api.auth_methods import method_of, parse_auth_method
-from waypost.api.deps import Services, services, utcnow
 from waypost.api.errors import validation_reason
 from waypost.api.webhooks import (
     WebhookCreate,
@@ -33,6 +32,7 @@ from waypost.domain.masking import masked_headers
 from waypost.domain.payload import parse_fields
 from waypost.domain.urls import check_url
 from waypost.errors import DatabaseUnavailable, ValidationFailed, WaypostError
+from waypost.resources import Services, services, utcnow
 from waypost.store.auth_methods import StoredAuthMethod
 from waypost.store.models import Subscription
 from waypost.web import webhook_form
