@@ -10,10 +10,10 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from waypost.api.errors import validation_reason
 from waypost.domain.catalog import EVENT_TYPES
 from waypost.errors import DatabaseUnavailable, WaypostError
 from waypost.resources import Services, services, utcnow
+from waypost.services.inputs import validation_reason
 from waypost.services.reports import (
     ReportIn,
     ready_report,

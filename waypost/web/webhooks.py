@@ -1,9 +1,10 @@
 """Settings > Webhooks: the list with health, "Add Webhook" as the seed's procedure has
 it, and one endpoint's page with Selected Data, Restore Default Data and Send test.
 
-Everything goes through the API's own helpers (``register``, ``preview_body``,
-``prepare_test_push``, ``parse_auth_method``), so the dashboard validates and
-behaves exactly as the API does.
+Everything goes through the use cases the API calls too (``waypost.services``:
+``register``, ``preview_body``, ``prepare_test_push``, ``parse_auth_method``), with
+the bodies the API accepts, so the dashboard validates and behaves exactly as the
+API does.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from waypost.api.auth_methods import method_of, parse_auth_method
-from waypost.api.errors import validation_reason
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
 from waypost.domain.masking import masked_headers
 from waypost.domain.payload import parse_fields
 from waypost.domain.urls import check_url
 from waypost.errors import DatabaseUnavailable, ValidationFailed, WaypostError
 from waypost.resources import Services, services, utcnow
+from waypost.services.auth_methods import method_of, parse_auth_method
+from waypost.services.inputs import validation_reason
 from waypost.services.subscriptions import (
     SubscriptionInput,
     WebhookCreate,
