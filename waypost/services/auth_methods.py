@@ -95,6 +95,8 @@ def parse_auth_method(data: dict[str, Any]) -> JwtIn | OAuth2In:
 
 
 def method_of(body: JwtIn | OAuth2In, *, allow_private: bool) -> AuthMethod:
+    """The domain's method for a create body, its rules checked (``allow_private``: the
+    setting ``allow_private_targets``, for an OAuth2 token URL)."""
     if isinstance(body, JwtIn):
         shared = body.algorithm.startswith("HS")
         if shared and body.signature is None:
