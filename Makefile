@@ -26,6 +26,7 @@ lint: install-dev
 	$(BIN)/ruff check waypost tests bench
 	$(BIN)/ruff format --check waypost tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The dashboard's browser tests use Debian's Chromium (root, or sudo, for apt-get).
 chromium:
@@ -61,4 +62,4 @@ bench: install-dev
 	PATH="$$PATH:/usr/sbin:/sbin" $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache

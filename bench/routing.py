@@ -10,7 +10,7 @@ is about (at least 0.8). A last step adds ``--filtered`` subscriptions on the
 same type whose filter does not match (``fleet_id eq 1``): the index cannot
 exclude them, their filters are evaluated per event, and that cost is shown too.
 
-Routing is what ingest does before writing (``waypost.ingest.route``): look the
+Routing is what ingest does before writing (``waypost.services.ingest.route``): look the
 tenant's types up, read the candidates through the (tenant, topic, tracking
 key) index, and plan one shaped body per receiving subscription. It runs here
 in-process on waypost's store, one event at a time, ``--events`` events or
@@ -47,7 +47,7 @@ from bench.common import (
     webhook_spec,
 )
 from waypost.domain.catalog import EVENT_TYPES
-from waypost.ingest import EventInput, route
+from waypost.services.ingest import EventInput, route
 from waypost.store import Store
 
 FIELDS = ("id", "external_id", "fleet_id", "way_points[*].address", "customer.name")

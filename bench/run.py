@@ -402,9 +402,9 @@ def routing_section(results: list[Result]) -> list[str]:
     first = results[0]
     return [
         *lines,
-        f"Routing alone (`waypost.ingest.route`, what ingest does before writing), in-process "
-        f"on waypost's store, one event at a time; {first['matching']} subscriptions match "
-        "each `task_created` event (filter and field selection); the non-matching ones are "
+        "Routing alone (`waypost.services.ingest.route`, what ingest does before writing), "
+        f"in-process on waypost's store, one event at a time; {first['matching']} subscriptions "
+        "match each `task_created` event (filter and field selection); the non-matching ones are "
         "other parcels' Event Cast subscriptions on the same type, which the routing index "
         f"excludes. Rounds of up to {first['events_per_round']:,} events or "
         f"{first['round_seconds']:g} s, {first['runs']} per step, medians. The last step adds "

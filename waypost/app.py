@@ -24,9 +24,8 @@ from waypost.api import (
     reports,
     webhooks,
 )
-from waypost.api.deps import Services, SlotReleaseMiddleware
+from waypost.api.deps import SlotReleaseMiddleware
 from waypost.api.errors import install_error_handlers
-from waypost.api.limits import Limiter
 from waypost.config import Settings
 from waypost.delivery.dispatcher import Dispatcher
 from waypost.delivery.intake import Intake
@@ -35,6 +34,8 @@ from waypost.heap import freeze_startup_objects
 from waypost.observability import health
 from waypost.observability.metrics import Metrics
 from waypost.reports.worker import ReportWorker
+from waypost.resources import Services
+from waypost.services.limits import Limiter
 from waypost.store import open_store
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from waypost.api.limits import Limiter
 from waypost.errors import RateLimited
+from waypost.services.limits import Limiter
 
 
 def test_concurrent_requests_are_capped_per_caller_and_kind() -> None:

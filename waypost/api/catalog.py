@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from waypost.api.deps import Services, limited, services, utcnow
+from waypost.api.deps import limited
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.responses import Json, JsonObject, OrjsonRoute
 from waypost.domain.catalog import (
@@ -24,6 +24,7 @@ from waypost.domain.catalog import (
 from waypost.domain.models import Principal
 from waypost.domain.payload import parse_fields
 from waypost.errors import Conflict, NotFound, ValidationFailed
+from waypost.resources import Services, services, utcnow
 
 router = APIRouter(tags=["catalog"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 

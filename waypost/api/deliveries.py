@@ -7,12 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from waypost.api.deps import Services, limited, services, utcnow
+from waypost.api.deps import limited
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.events import DeliveryOut, delivery_out, iso
-from waypost.api.inputs import Instant
 from waypost.api.responses import Json, OrjsonRoute
-from waypost.domain.models import Attempt, DeliveryStatus, DeliverySummary, Principal
+from waypost.domain.models import Attempt, DeliveryStatus, Principal
+from waypost.resources import Services, services, utcnow
+from waypost.services.deliveries import replay, retry
+from waypost.services.inputs import Instant
 from waypost.store.history import DeliveryFilter
 
 router = APIRouter(tags=["deliveries"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
@@ -125,17 +127,10 @@ async def retry_delivery(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    delivery = await retry(svc, principal.tenant_id, delivery_id)
-    return Json(delivery_out(delivery), status_code=202)
-
-
-async def retry(svc: Services, tenant_id: str, delivery_id: str) -> DeliverySummary:
-    """Put one failed or cancelled delivery back in the queue and wake the dispatcher."""
-    delivery = await svc.store.retry_delivery(
-        tenant_id=tenant_id, delivery_id=delivery_id, now=utcnow()
+    delivery = await retry(
+        svc.store, svc.work_available, principal.tenant_id, delivery_id, now=utcnow()
     )
-    svc.work_available.set()
-    return delivery
+    return Json(delivery_out(delivery), status_code=202)
 
 
 @router.post("/api/v1/deliveries/replay", status_code=202, response_model=ReplayOut)
@@ -150,17 +145,10 @@ async def replay_deliveries(
         since=body.since,
         until=body.until,
     )
-    return Json({"replayed": await replay(svc, principal.tenant_id, selection)}, status_code=202)
-
-
-async def replay(svc: Services, tenant_id: str, selection: DeliveryFilter) -> int:
-    """Re-queue every failed delivery ``selection`` matches, a chunk at a time; how many."""
-    now = utcnow()
-    total = 0
-    while chunk := await svc.store.replay_chunk(tenant_id=tenant_id, selection=selection, now=now):
-        total += chunk
-        svc.work_available.set()
-    return total
+    replayed = await replay(
+        svc.store, svc.work_available, principal.tenant_id, selection, now=utcnow()
+    )
+    return Json({"replayed": replayed}, status_code=202)
 
 
 class MappingOut(BaseModel):

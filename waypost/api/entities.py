@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path
 from pydantic import BaseModel
 
-from waypost.api.deps import Services, limited, services, utcnow
+from waypost.api.deps import limited
 from waypost.api.errors import COMMON_ERRORS
 from waypost.api.responses import Json, JsonObject, OrjsonRoute
 from waypost.domain.models import Principal
-from waypost.ingest import derive_entity_events
+from waypost.resources import Services, services, utcnow
+from waypost.services.ingest import derive_entity_events
 
 router = APIRouter(tags=["events"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 

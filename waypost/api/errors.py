@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from waypost.api.responses import Json
-from waypost.domain.json_numbers import location
 from waypost.errors import DatabaseUnavailable, WaypostError
+from waypost.services.inputs import validation_reason
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +51,8 @@ def error_response(
     return Json(body, status_code=status, headers=headers)
 
 
-def _location(loc: Sequence[Any]) -> str:
-    """``("body", "configuration", "headers", 0, "key")`` → ``configuration.headers[0].key``."""
-    return location(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
-
-
 def _validation_reason(exc: RequestValidationError) -> str:
     return validation_reason(exc.errors())
-
-
-def validation_reason(errors: Sequence[Any]) -> str:
-    """The first of pydantic's ``errors()`` as ``field.path: message``."""
-    first = errors[0]
-    if first.get("type") == "json_invalid":
-        return "malformed JSON body"
-    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    return f"{_location(first.get('loc', ()))}: {message}"
 
 
 def _release(exc: BaseException) -> None:

@@ -15,19 +15,13 @@ from pydantic_core import PydanticUndefined
 from starlette.requests import Request
 from starlette.responses import Response
 
-from waypost.api.deps import (
-    Services,
-    authenticate,
-    limited,
-    running_services,
-    services,
-    utcnow,
-)
+from waypost.api.deps import authenticate, limited
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND
 from waypost.api.responses import Json, JsonObject, OrjsonRoute
 from waypost.domain.json_numbers import parse_json
 from waypost.domain.models import DeliverySummary, Principal
-from waypost.ingest import EventInput, ingest_events
+from waypost.resources import Services, running_services, services, utcnow
+from waypost.services.ingest import EventInput, ingest_events
 
 router = APIRouter(tags=["events"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 

@@ -29,7 +29,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from waypost.api.deps import ACCESS_TOKEN_KEY, Services, limited, services, utcnow
+from waypost.api.deps import ACCESS_TOKEN_KEY, limited
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND
 from waypost.api.responses import Json, OrjsonRoute
 from waypost.domain.keys import digest
@@ -42,6 +42,7 @@ from waypost.domain.scopes import (
     issue_access_token,
 )
 from waypost.errors import Forbidden, ValidationFailed
+from waypost.resources import Services, services, utcnow
 
 router = APIRouter(tags=["oauth"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 

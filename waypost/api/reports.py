@@ -10,11 +10,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
-import zlib
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -22,42 +19,30 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from waypost.api.deps import Services, limited, services, utcnow
+from waypost.api.deps import limited
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
-from waypost.api.inputs import Instant
 from waypost.api.responses import Json, OrjsonRoute
 from waypost.domain import reports as domain_reports
 from waypost.domain import sessions
 from waypost.domain.models import Principal
-from waypost.domain.passwords import DUMMY_HASH, verify_password
-from waypost.domain.reports import Report, ReportRequest, check_range, read_link, sign_link
-from waypost.domain.urls import check_url
-from waypost.errors import AuthenticationFailed, NotFound, ValidationFailed
-from waypost.ingest import resolve_types, unknown_type
+from waypost.domain.reports import Report, read_link, sign_link
+from waypost.errors import AuthenticationFailed
+from waypost.resources import Services, services, utcnow
+from waypost.services.reports import (
+    ReportIn,
+    issue_session_token,
+    read_session_token,
+    ready_report,
+    report_csv,
+    report_filename,
+    request_report,
+    sign_in,
+)
+from waypost.store import Store
 
 router = APIRouter(tags=["reports"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LINKS = "report-links"
-_SESSIONS = "sessions"
-
-
-class ReportIn(BaseModel):
-    # Not strict: the dates arrive as ISO 8601 strings.
-    model_config = ConfigDict(extra="forbid")
-    start_date: Instant = Field(description="Time of the first failed webhook to include")
-    end_date: Instant = Field(description="Time of the last failed webhook to include")
-    webhook_types: list[Annotated[str, Field(max_length=100)]] | None = Field(
-        default=None, max_length=200, description="Type names; null for every type"
-    )
-    webhook_type: list[Annotated[str, Field(max_length=100)]] | None = Field(
-        default=None, max_length=200, description="The seed's spelling of webhook_types"
-    )
-    keywords: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
-        default=None, max_length=20, description="Only webhooks whose payload has every one"
-    )
-    email: str | None = Field(default=None, max_length=320)
-    callback_url: str | None = Field(default=None, max_length=2000)
 
 
 class ReportAccepted(BaseModel):
@@ -79,43 +64,15 @@ async def request_undelivered_report(
     body: ReportIn, principal: Principal = Depends(limited), svc: Services = Depends(services)
 ) -> Json:
     """Answers at once; the report is built in the background and its link sent."""
-    report_id = await request_report(svc, principal.tenant_id, body)
-    return Json({"success": True, "report_id": report_id})
-
-
-async def request_report(svc: Services, tenant_id: str, body: ReportIn) -> str:
-    """Check a report request and store it for a worker to build; the report's id."""
-    check_range(body.start_date, body.end_date, svc.settings.report_max_days)
-    if body.webhook_types is not None and body.webhook_type is not None:
-        raise ValidationFailed("webhook_type: give webhook_types or webhook_type, not both")
-    names = body.webhook_types if body.webhook_types is not None else body.webhook_type
-    if names is not None:
-        known = await resolve_types(svc.store, tenant_id, set(names))
-        for index, name in enumerate(names):
-            if name not in known:
-                raise unknown_type(name, f"webhook_types[{index}]")
-    if body.email is None and body.callback_url is None:
-        raise ValidationFailed("email: give an email or a callback_url (or both)")
-    if body.email is not None and not _EMAIL.match(body.email):
-        raise ValidationFailed("email: not an e-mail address")
-    if body.callback_url is not None:
-        check_url(
-            body.callback_url,
-            field="callback_url",
-            allow_private=svc.settings.allow_private_targets,
-        )
-    return await svc.store.create_report(
-        tenant_id=tenant_id,
-        request=ReportRequest(
-            start=body.start_date,
-            end=body.end_date,
-            webhook_types=tuple(dict.fromkeys(names)) if names is not None else None,
-            keywords=tuple(body.keywords or ()),
-        ),
-        email=body.email,
-        callback_url=body.callback_url,
+    report_id = await request_report(
+        svc.store,
+        principal.tenant_id,
+        body.as_input(),
         now=utcnow(),
+        max_days=svc.settings.report_max_days,
+        allow_private=svc.settings.allow_private_targets,
     )
+    return Json({"success": True, "report_id": report_id})
 
 
 class SignIn(BaseModel):
@@ -129,40 +86,17 @@ class TokenOut(BaseModel):
     expires_at: str
 
 
-async def sign_in(svc: Services, email: str, password: str) -> sessions.Session:
-    """The user's session; the same 401 for an unknown e-mail and a wrong password, and
-    slower answers after repeated failures for one e-mail."""
-    await asyncio.sleep(svc.sign_in_throttle.delay(email))
-    user = await svc.store.user_by_email(email)
-    valid = verify_password(user.password_hash if user else DUMMY_HASH, password)
-    if user is None or not valid:
-        svc.sign_in_throttle.failed(email)
-        raise AuthenticationFailed("wrong e-mail or password")
-    svc.sign_in_throttle.succeeded(email)
-    return sessions.Session(user_id=user.id, tenant_id=user.tenant_id)
-
-
 @router.post(
     "/tokens",
     response_model=TokenOut,
     summary="Sign in with a user's e-mail and password (Bringg's step 2)",
 )
 async def create_token(body: SignIn, svc: Services = Depends(services)) -> Json:
-    token, expires_at = issue_session_token(svc, await sign_in(svc, body.email, body.password))
+    session = await sign_in(svc.store, svc.sign_in_throttle, body.email, body.password)
+    token, expires_at = issue_session_token(
+        svc.store, session, now=utcnow(), hours=svc.settings.session_hours
+    )
     return Json({"authentication_token": token, "expires_at": _iso(expires_at)})
-
-
-def issue_session_token(svc: Services, session: sessions.Session) -> tuple[str, datetime]:
-    """A signed session token lasting ``WAYPOST_SESSION_HOURS``, and when it expires."""
-    now = utcnow()
-    lifetime = timedelta(hours=svc.settings.session_hours)
-    token = sessions.issue(svc.store.derived_key(_SESSIONS), session, now=now, lifetime=lifetime)
-    return token, now + lifetime
-
-
-def read_session_token(svc: Services, token: str) -> sessions.Session | None:
-    """The session ``token`` stands for, or ``None`` if it is expired or not valid."""
-    return sessions.read(svc.store.derived_key(_SESSIONS), token)
 
 
 def _iso(moment: datetime) -> str:
@@ -175,7 +109,7 @@ def token_session(request: Request, svc: Services = Depends(services)) -> sessio
     match = re.fullmatch(r'Token\s+token="?([^"\s]+)"?', header.strip())
     if match is None:
         raise AuthenticationFailed("Missing authentication headers")
-    session = read_session_token(svc, match.group(1))
+    session = read_session_token(svc.store, match.group(1))
     if session is None:
         raise AuthenticationFailed("the authentication token is expired or not valid")
     return session
@@ -244,26 +178,13 @@ async def get_report(
     return Json(_status(svc, report))
 
 
-def report_csv(svc: Services, report: Report) -> StreamingResponse:
-    async def body() -> AsyncIterator[bytes]:
-        decompressor = zlib.decompressobj(wbits=31)
-        async for part in svc.store.report_parts(report_id=report.id):
-            yield decompressor.decompress(part)
-        yield decompressor.flush()
-
-    filename = f"undelivered-webhooks-{report.id}.csv"
+def _csv(store: Store, report: Report) -> StreamingResponse:
+    filename = report_filename(report)
     return StreamingResponse(
-        body(),
+        report_csv(store, report),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-async def ready_report(svc: Services, tenant_id: str, report_id: str) -> Report:
-    report = await svc.store.get_report(tenant_id=tenant_id, report_id=report_id)
-    if report.status != domain_reports.ReportStatus.READY:
-        raise NotFound(f"report {report_id} is {report.status}, not ready")
-    return report
 
 
 @router.get(
@@ -282,7 +203,7 @@ async def download_report(
     svc: Services = Depends(services),
 ) -> StreamingResponse:
     tenant_id = read_link(svc.store.derived_key(_LINKS), token, report_id)
-    return report_csv(svc, await ready_report(svc, tenant_id, report_id))
+    return _csv(svc.store, await ready_report(svc.store, tenant_id, report_id))
 
 
 _PAGE = """<!doctype html>
@@ -321,5 +242,5 @@ async def report_page_download(
     password: Annotated[str, Form(max_length=1000)],
     svc: Services = Depends(services),
 ) -> StreamingResponse:
-    session = await sign_in(svc, email, password)
-    return report_csv(svc, await ready_report(svc, session.tenant_id, reportId))
+    session = await sign_in(svc.store, svc.sign_in_throttle, email, password)
+    return _csv(svc.store, await ready_report(svc.store, session.tenant_id, reportId))

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Coroutine
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from waypost.api.deps import Services, caller_key, limited, services, utcnow
+from waypost.api.deps import limited
 from waypost.api.errors import COMMON_ERRORS, NOT_FOUND, _doc
 from waypost.api.responses import Json, JsonObject, OrjsonRoute
 from waypost.api.webhook_out import LISTED_SOURCES, listed_webhooks, webhook_out
-from waypost.delivery.outbound import PushOutcome, preview, sample_type, send_test_push
-from waypost.domain import headers as http_headers
 from waypost.domain import subscriptions as rules
-from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
 from waypost.domain.eventcast import format_time
 from waypost.domain.models import (
     Header,
@@ -26,12 +23,18 @@ from waypost.domain.models import (
     Subscription,
     SubscriptionSpec,
 )
-from waypost.domain.payload import parse_fields
-from waypost.domain.retry import exponential_delays
-from waypost.domain.routing import parse_filters
 from waypost.domain.signing import generate_secret
-from waypost.domain.urls import check_url
-from waypost.errors import NotFound, ValidationFailed
+from waypost.errors import ValidationFailed
+from waypost.resources import Services, services, utcnow
+from waypost.services.subscriptions import (
+    HeaderIn,
+    SubscriptionFields,
+    WebhookCreate,
+    check_auth_method,
+    prepare_test_push,
+    preview_body,
+    register,
+)
 
 router = APIRouter(tags=["webhooks"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 
@@ -41,74 +44,7 @@ _STRICT = ConfigDict(extra="forbid", strict=True)
 _LIMIT = re.compile(r"[0-9]{1,6}")
 
 
-class HeaderIn(BaseModel):
-    model_config = _STRICT
-    key: str = Field(description="An HTTP token: letters, digits and !#$%&'*+-.^_`|~")
-    value: str = Field(
-        description="Write-only: never returned by any response. No control characters "
-        "but horizontal tab."
-    )
-
-
-class ConfigurationIn(BaseModel):
-    model_config = _STRICT
-    url: str = Field(min_length=1, max_length=rules.MAX_URL)
-    content_type: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=rules.MAX_CONTENT_TYPE,
-        description="A media type, e.g. application/json; charset=utf-8",
-    )
-    headers: list[HeaderIn] = Field(default_factory=list)
-
-
-class RetryBackoff(BaseModel):
-    """``base, base*factor, base*factor^2, ...`` seconds, each at most ``cap``."""
-
-    model_config = _STRICT
-    base: float = Field(gt=0, le=rules.MAX_RETRY_DELAY_SECONDS, examples=[30])
-    factor: float = Field(ge=1, le=10, examples=[2])
-    retries: int = Field(ge=1, le=rules.MAX_RETRY_DELAYS, examples=[10])
-    cap: float = Field(gt=0, le=rules.MAX_RETRY_DELAY_SECONDS, examples=[21600])
-
-
-class _SubscriptionFields(BaseModel):
-    """Fields shared by the single and the batch create."""
-
-    model_config = _STRICT
-    configuration: ConfigurationIn
-    event_groups: list[str] | None = Field(default=None, description="Event Cast/Bringg groups")
-    event_types: list[str] | None = Field(default=None, description="Event type names")
-    filters: list[JsonObject] | None = Field(
-        default=None, description="Conditions that must all hold: {field, op, value}"
-    )
-    fields: list[str] | None = Field(
-        default=None, description="Payload fields to send; null for the type's default data"
-    )
-    auth_method_id: str | None = None
-    success_codes: Literal["200", "2xx"] = "200"
-    retry_delays: list[float] | None = Field(
-        default=None, description="Seconds before each retry; default WAYPOST_RETRY_DELAYS"
-    )
-    retry_backoff: RetryBackoff | None = Field(
-        default=None, description="An exponential schedule instead of retry_delays"
-    )
-    retry_jitter: float = Field(
-        default=0.0, ge=0, le=0.5, description="Spread each delay by up to this fraction"
-    )
-    require_ack: bool = False
-
-
-class WebhookCreate(_SubscriptionFields):
-    trackingId: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=250,
-        description="Parcel or shipment number; omit to receive every entity's events",
-    )
-
-
-class WebhookBatchCreate(_SubscriptionFields):
+class WebhookBatchCreate(SubscriptionFields):
     trackingIds: list[Annotated[str, Field(min_length=1, max_length=250)]] = Field(
         min_length=1, max_length=rules.MAX_TRACKING_IDS
     )
@@ -146,110 +82,25 @@ class WebhookCreated(WebhookOut):
     secret: str = Field(description="Signing secret (whsec_...); shown only in this response")
 
 
-async def _check_auth_method(svc: Services, tenant_id: str, method_id: str | None) -> None:
-    if method_id is None:
-        return
-    try:
-        await svc.store.get_auth_method(tenant_id=tenant_id, method_id=method_id)
-    except NotFound as exc:
-        raise ValidationFailed(
-            f"auth_method_id: no auth method {method_id} (see /api/v1/auth-methods)"
-        ) from exc
-
-
-async def _custom_types(
-    svc: Services, tenant_id: str, body: _SubscriptionFields
-) -> list[EventType]:
-    """The tenant's own types, looked up only when the body names something not built in."""
-    if all(name in EVENT_TYPES for name in body.event_types or ()) and all(
-        group in EVENT_GROUPS for group in body.event_groups or ()
-    ):
-        return []
-    return await svc.store.custom_event_types(tenant_id=tenant_id)
-
-
-def _specs(
-    body: _SubscriptionFields,
-    tracking_ids: list[str | None],
-    svc: Services,
-    now: datetime,
-    custom: list[EventType],
-) -> list[SubscriptionSpec]:
-    """Validate once, then one spec per tracking id; any error rejects the whole request."""
-    configuration = body.configuration
-    check_url(
-        configuration.url,
-        field="configuration.url",
-        allow_private=svc.settings.allow_private_targets,
-    )
-    pairs = [(header.key, header.value) for header in configuration.headers]
-    rules.check_headers(pairs)
-    content_type = configuration.content_type or "application/json"
-    http_headers.check_media_type("configuration.content_type", content_type)
-    groups = rules.check_event_groups(body.event_groups or [], custom)
-    types = rules.check_event_types(body.event_types or [], custom)
-    if not groups and not types:
-        raise ValidationFailed("event_groups: at least one event group (or event type) is required")
-    filters = parse_filters(body.filters or [])
-    fields = parse_fields(body.fields) if body.fields is not None else None
-    delays = _retry_delays(body)
-    lifetime = timedelta(days=svc.settings.subscription_lifetime_days)
-    return [
-        SubscriptionSpec(
-            tracking_id=tracking_id,
-            url=configuration.url,
-            content_type=content_type,
-            headers=tuple(Header(key=key, value=value) for key, value in pairs),
-            event_groups=groups,
-            event_types=types,
-            filters=tuple({"field": c.field, "op": str(c.op), "value": c.value} for c in filters),
-            fields=fields,
-            auth_method_id=body.auth_method_id,
-            success_codes=body.success_codes,
-            retry_delays=delays,
-            retry_jitter=body.retry_jitter,
-            require_ack=body.require_ack,
-            secret=generate_secret(),
-            expires_at=now + lifetime if tracking_id is not None else None,
-        )
-        for tracking_id in tracking_ids
-    ]
-
-
-def _retry_delays(body: _SubscriptionFields) -> tuple[float, ...] | None:
-    if body.retry_delays is not None and body.retry_backoff is not None:
-        raise ValidationFailed("retry_backoff: give retry_delays or retry_backoff, not both")
-    if body.retry_backoff is not None:
-        backoff = body.retry_backoff
-        return exponential_delays(backoff.base, backoff.factor, backoff.retries, backoff.cap)
-    if body.retry_delays is not None:
-        return rules.check_retry_delays(body.retry_delays)
-    return None
-
-
 def _created(subscription: Subscription, spec: SubscriptionSpec) -> dict[str, Any]:
     return {**webhook_out(subscription), "secret": spec.secret}
 
 
-async def register(
+async def _register(
     svc: Services,
     principal: Principal,
-    body: _SubscriptionFields,
+    body: SubscriptionFields,
     tracking_ids: list[str | None],
 ) -> list[tuple[Subscription, SubscriptionSpec]]:
-    """Validate ``body`` and create one subscription per tracking id, all or nothing
-    (the API's create routes and the dashboard's "Add Webhook")."""
-    now = utcnow()
-    await _check_auth_method(svc, principal.tenant_id, body.auth_method_id)
-    custom = await _custom_types(svc, principal.tenant_id, body)
-    specs = _specs(body, tracking_ids, svc, now, custom)
-    created = await svc.store.create_subscriptions(
-        tenant_id=principal.tenant_id,
-        authenticator=principal.credential_id,
-        specs=specs,
-        now=now,
+    return await register(
+        svc.store,
+        principal,
+        body.as_input(),
+        tracking_ids,
+        now=utcnow(),
+        allow_private=svc.settings.allow_private_targets,
+        lifetime_days=svc.settings.subscription_lifetime_days,
     )
-    return list(zip(created, specs, strict=True))
 
 
 CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -269,7 +120,7 @@ async def create_webhook(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    [(subscription, spec)] = await register(svc, principal, body, [body.trackingId])
+    [(subscription, spec)] = await _register(svc, principal, body, [body.trackingId])
     return Json(_created(subscription, spec), status_code=201)
 
 
@@ -285,7 +136,7 @@ async def create_webhooks_batch(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    created = await register(svc, principal, body, list(dict.fromkeys(body.trackingIds)))
+    created = await _register(svc, principal, body, list(dict.fromkeys(body.trackingIds)))
     return Json([_created(sub, spec) for sub, spec in created], status_code=201)
 
 
@@ -417,7 +268,9 @@ async def test_webhook(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    push = await prepare_test_push(svc, principal, webhook_id)
+    push = await prepare_test_push(
+        svc.store, svc.limiter, svc.sender, svc.authenticator, principal, webhook_id, now=utcnow()
+    )
 
     async def send() -> None:
         await push
@@ -426,36 +279,6 @@ async def test_webhook(
     return Json(
         {"message": "a dummy request will be sent to the registered webhook"}, status_code=202
     )
-
-
-async def prepare_test_push(
-    svc: Services, principal: Principal, webhook_id: str
-) -> Coroutine[None, None, PushOutcome]:
-    """Check the webhook and the caller's limit on tests in flight now; the returned
-    coroutine sends the dummy request and frees the caller's slot."""
-    now = utcnow()
-    target = await svc.store.send_target(
-        tenant_id=principal.tenant_id, subscription_id=webhook_id, now=now
-    )
-    event_type = await sample_type_for(svc, principal.tenant_id, target.subscription)
-    caller = caller_key(principal)
-    svc.limiter.enter(caller, "test")
-
-    async def push() -> PushOutcome:
-        try:
-            return await send_test_push(svc.sender, svc.authenticator, target, event_type, now)
-        finally:
-            svc.limiter.leave(caller, "test")
-
-    return push()
-
-
-async def sample_type_for(svc: Services, tenant_id: str, subscription: Subscription) -> EventType:
-    names = {*subscription.event_types, *subscription.event_groups}
-    custom = {}
-    if not names <= {*EVENT_TYPES, *EVENT_GROUPS}:
-        custom = {t.name: t for t in await svc.store.custom_event_types(tenant_id=tenant_id)}
-    return sample_type(subscription, custom)
 
 
 @router.post(
@@ -487,25 +310,12 @@ PREVIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def preview_body(
-    svc: Services, tenant_id: str, webhook_id: str, data: dict[str, Any] | None = None
-) -> tuple[bytes, bool]:
-    """The body the webhook would receive for ``data`` (default: its type's example), and
-    whether its filters let that event through: "Selected Data"."""
-    now = utcnow()
-    subscription = await svc.store.get_subscription(
-        tenant_id=tenant_id, subscription_id=webhook_id, now=now
-    )
-    event_type = await sample_type_for(svc, tenant_id, subscription)
-    return preview(
-        subscription, event_type, event_type.example_copy() if data is None else data, now
-    )
-
-
 async def _preview(
     svc: Services, principal: Principal, webhook_id: str, data: dict[str, Any] | None
 ) -> Response:
-    body, matches = await preview_body(svc, principal.tenant_id, webhook_id, data)
+    body, matches = await preview_body(
+        svc.store, principal.tenant_id, webhook_id, data, now=utcnow()
+    )
     return Response(
         body,
         media_type="application/json",
@@ -571,7 +381,7 @@ async def patch_webhook(
     method_id = current.auth_method_id
     if "auth_method_id" in body.model_fields_set:
         method_id = body.auth_method_id
-        await _check_auth_method(svc, principal.tenant_id, method_id)
+        await check_auth_method(svc.store, principal.tenant_id, method_id)
     headers = None
     if body.headers is not None:
         pairs = [(header.key, header.value) for header in body.headers]

@@ -1,7 +1,8 @@
 """The web dashboard: server-rendered pages at ``/`` for a tenant's admin users.
 
 Jinja2 templates and plain HTML forms (every page works without JavaScript);
-each page calls the same API helpers and store queries as the REST API.
+each page calls the same use cases (``waypost.services``) and store queries as the
+REST API, and imports nothing from ``waypost.api``.
 """
 
 from __future__ import annotations

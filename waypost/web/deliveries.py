@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from waypost.api.deliveries import replay, retry
-from waypost.api.deps import Services, services, utcnow
 from waypost.domain.lifecycle import Trigger, allowed
 from waypost.domain.models import DeliveryStatus, DeliverySummary
 from waypost.domain.times import to_utc
 from waypost.errors import Conflict, ValidationFailed
+from waypost.resources import Services, services, utcnow
+from waypost.services.deliveries import replay, retry
 from waypost.store.history import DeliveryFilter
 from waypost.web.pages import Viewer, checked_form, form_text, redirect, render, viewer
 
@@ -132,7 +132,8 @@ async def replay_failed(
     log_filter = LogFilter.read({name: form_text(form, name) for name in FILTER_FIELDS})
     selection = log_filter.selection()
     count = await replay(
-        svc,
+        svc.store,
+        svc.work_available,
         who.tenant_id,
         DeliveryFilter(
             webhook_id=selection.webhook_id,
@@ -141,6 +142,7 @@ async def replay_failed(
             since=selection.since,
             until=selection.until,
         ),
+        now=utcnow(),
     )
     return redirect(f"/deliveries?{log_filter.query(replayed=str(count))}")
 
@@ -180,7 +182,7 @@ async def retry_delivery(
     svc: Services = Depends(services),
 ) -> Response:
     try:
-        await retry(svc, who.tenant_id, delivery_id)
+        await retry(svc.store, svc.work_available, who.tenant_id, delivery_id, now=utcnow())
     except Conflict:
         # Already back in the queue (a second click, or another admin): show where it is.
         return redirect(f"/deliveries/{delivery_id}")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from waypost.api.deps import Services, services, utcnow
+from waypost.resources import Services, services, utcnow
 from waypost.web.charts import bars, columns_path, minute_slots, scale_for, success_rate
 from waypost.web.pages import Viewer, render, viewer
 

@@ -19,10 +19,10 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from waypost.api.deps import Services, services
-from waypost.api.reports import read_session_token
 from waypost.domain.csrf import csrf_token, csrf_valid
 from waypost.domain.models import Principal, User
+from waypost.resources import Services, services
+from waypost.services.reports import read_session_token
 from waypost.web.fieldtree import has_checked_below
 
 SESSION_COOKIE = "waypost_session"
@@ -90,7 +90,7 @@ def csrf_key(svc: Services) -> bytes:
 async def viewer(request: Request, svc: Services = Depends(services)) -> Viewer:
     """The signed-in admin, or ``SignInRequired``."""
     token = request.cookies.get(SESSION_COOKIE)
-    session = read_session_token(svc, token) if token else None
+    session = read_session_token(svc.store, token) if token else None
     user = (
         await svc.callers.user_by_id(tenant_id=session.tenant_id, user_id=session.user_id)
         if session is not None

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
-from waypost.api.deps import Services, services
-from waypost.api.reports import issue_session_token, sign_in
 from waypost.domain.csrf import csrf_token, csrf_valid
 from waypost.errors import AuthenticationFailed
+from waypost.resources import Services, services, utcnow
+from waypost.services.reports import issue_session_token, sign_in
 from waypost.web.pages import (
     NONCE_COOKIE,
     SESSION_COOKIE,
@@ -75,8 +75,8 @@ async def sign_in_submit(
     if not csrf_valid(csrf_key(svc), request.cookies.get(NONCE_COOKIE), csrf_token):
         raise CsrfRefused()
     try:
-        # Slower answers after repeated failures for one e-mail: the API's SignInThrottle.
-        session = await sign_in(svc, email, password)
+        # Slower answers after repeated failures for one e-mail, as on the API's /tokens.
+        session = await sign_in(svc.store, svc.sign_in_throttle, email, password)
     except AuthenticationFailed:
         return _sign_in_page(
             request,
@@ -85,7 +85,9 @@ async def sign_in_submit(
             email=email,
             error="Wrong e-mail or password.",
         )
-    token, expires_at = issue_session_token(svc, session)
+    token, expires_at = issue_session_token(
+        svc.store, session, now=utcnow(), hours=svc.settings.session_hours
+    )
     response = redirect(local_path(next))
     response.set_cookie(
         SESSION_COOKIE,

@@ -6,15 +6,21 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from waypost.api.deps import Services, services, utcnow
-from waypost.api.errors import validation_reason
-from waypost.api.reports import ReportIn, ready_report, report_csv, request_report
 from waypost.domain.catalog import EVENT_TYPES
 from waypost.errors import DatabaseUnavailable, WaypostError
+from waypost.resources import Services, services, utcnow
+from waypost.services.inputs import validation_reason
+from waypost.services.reports import (
+    ReportIn,
+    ready_report,
+    report_csv,
+    report_filename,
+    request_report,
+)
 from waypost.web.pages import Viewer, checked_form, form_text, redirect, render, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -83,7 +89,14 @@ async def request_undelivered(
                 "email": values["email"] or None,
             }
         )
-        await request_report(svc, who.tenant_id, body)
+        await request_report(
+            svc.store,
+            who.tenant_id,
+            body.as_input(),
+            now=utcnow(),
+            max_days=svc.settings.report_max_days,
+            allow_private=svc.settings.allow_private_targets,
+        )
     except ValidationError as exc:
         return await _page(
             request, who, svc, values=values, chosen=chosen, error=validation_reason(exc.errors())
@@ -101,4 +114,10 @@ async def download_report(
     who: Viewer = Depends(viewer),
     svc: Services = Depends(services),
 ) -> Response:
-    return report_csv(svc, await ready_report(svc, who.tenant_id, report_id))
+    report = await ready_report(svc.store, who.tenant_id, report_id)
+    filename = report_filename(report)
+    return StreamingResponse(
+        report_csv(svc.store, report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

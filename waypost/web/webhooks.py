@@ -1,14 +1,16 @@
 """Settings > Webhooks: the list with health, "Add Webhook" as the seed's procedure has
 it, and one endpoint's page with Selected Data, Restore Default Data and Send test.
 
-Everything goes through the API's own helpers (``register``, ``preview_body``,
-``prepare_test_push``, ``parse_auth_method``), so the dashboard validates and
-behaves exactly as the API does.
+Everything goes through the use cases the API calls too (``waypost.services``:
+``register``, ``preview_body``, ``prepare_test_push``, ``parse_auth_method``), with
+the bodies the API accepts, so the dashboard validates and behaves exactly as the
+API does.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -18,22 +20,23 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from waypost.api.auth_methods import method_of, parse_auth_method
-from waypost.api.deps import Services, services, utcnow
-from waypost.api.errors import validation_reason
-from waypost.api.webhooks import (
-    WebhookCreate,
-    prepare_test_push,
-    preview_body,
-    register,
-    sample_type_for,
-)
 from waypost.domain.catalog import EVENT_GROUPS, EVENT_TYPES, EventType
 from waypost.domain.masking import masked_headers
 from waypost.domain.models import StoredAuthMethod, Subscription
 from waypost.domain.payload import parse_fields
 from waypost.domain.urls import check_url
 from waypost.errors import DatabaseUnavailable, ValidationFailed, WaypostError
+from waypost.resources import Services, services, utcnow
+from waypost.services.auth_methods import method_of, parse_auth_method
+from waypost.services.inputs import validation_reason
+from waypost.services.subscriptions import (
+    SubscriptionInput,
+    WebhookCreate,
+    prepare_test_push,
+    preview_body,
+    register,
+    sample_type_for,
+)
 from waypost.web import webhook_form
 from waypost.web.charts import success_rate
 from waypost.web.fieldtree import field_tree, flatten
@@ -209,7 +212,7 @@ async def _create(svc: Services, who: Viewer, form: webhook_form.WebhookForm) ->
     created_webhooks: list[str] = []
     now = utcnow()
     try:
-        for number, (body, method_body) in enumerate(planned, 1):
+        for number, (subscription, method_body) in enumerate(planned, 1):
             if method_body is not None:
                 method = parse_auth_method(method_body)
                 stored = await svc.auth_methods.create_auth_method(
@@ -219,12 +222,20 @@ async def _create(svc: Services, who: Viewer, form: webhook_form.WebhookForm) ->
                     now=now,
                 )
                 created_methods.append(stored.id)
-                body = body.model_copy(update={"auth_method_id": stored.id})
+                subscription = replace(subscription, auth_method_id=stored.id)
             try:
-                [(subscription, _spec)] = await register(svc, who.principal, body, [None])
+                [(created, _spec)] = await register(
+                    svc.store,
+                    who.principal,
+                    subscription,
+                    [None],
+                    now=utcnow(),
+                    allow_private=allow_private,
+                    lifetime_days=svc.settings.subscription_lifetime_days,
+                )
             except WaypostError as exc:
                 raise ValidationFailed(f"URL {number}: {exc.reason}") from exc
-            created_webhooks.append(subscription.id)
+            created_webhooks.append(created.id)
     except WaypostError:
         for webhook_id in created_webhooks:
             await svc.subscriptions.delete_subscription(
@@ -243,8 +254,8 @@ def _validated(
     number: int,
     *,
     allow_private: bool,
-) -> tuple[WebhookCreate, dict[str, Any] | None]:
-    """The endpoint's subscription and auth method bodies, checked as the API checks them
+) -> tuple[SubscriptionInput, dict[str, Any] | None]:
+    """The endpoint's subscription and auth method body, checked as the API checks them
     (the URL before the auth method, which is named after its host)."""
     try:
         body = WebhookCreate.model_validate(webhook_form.subscription_body(form, entry))
@@ -256,7 +267,7 @@ def _validated(
         raise ValidationFailed(f"URL {number}: {validation_reason(exc.errors())}") from exc
     except WaypostError as exc:
         raise ValidationFailed(f"URL {number}: {exc.reason}") from exc
-    return body, method_body
+    return body.as_input(), method_body
 
 
 async def _detail(
@@ -273,8 +284,8 @@ async def _detail(
     subscription = await svc.subscriptions.get_subscription(
         tenant_id=who.tenant_id, subscription_id=webhook_id, now=now
     )
-    event_type = await sample_type_for(svc, who.tenant_id, subscription)
-    body, matches = await preview_body(svc, who.tenant_id, webhook_id)
+    event_type = await sample_type_for(svc.store, who.tenant_id, subscription)
+    body, matches = await preview_body(svc.store, who.tenant_id, webhook_id, now=utcnow())
     methods = {m.id: m for m in await svc.auth_methods.list_auth_methods(tenant_id=who.tenant_id)}
     health = await svc.dashboard.endpoint_health(tenant_id=who.tenant_id, since=now - HEALTH_WINDOW)
     found = health.get(webhook_id)
@@ -358,7 +369,16 @@ async def send_test(
 ) -> Response:
     """Send the test push now and show what was sent and what came back."""
     try:
-        outcome = await (await prepare_test_push(svc, who.principal, webhook_id))
+        push = await prepare_test_push(
+            svc.store,
+            svc.limiter,
+            svc.sender,
+            svc.authenticator,
+            who.principal,
+            webhook_id,
+            now=utcnow(),
+        )
+        outcome = await push
     except DatabaseUnavailable:
         raise
     except WaypostError as exc:

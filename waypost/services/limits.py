@@ -11,9 +11,15 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from waypost.domain.models import Principal
 from waypost.errors import RateLimited
 
 TOO_MANY = "Try again a bit later, or decrease amount of requests"
+
+
+def caller_key(principal: Principal) -> str:
+    """Whom the concurrency limits count a request against: the user, else the credential."""
+    return principal.user_id or principal.credential_id
 
 
 @dataclass
