@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.unit.fake_groups import stored_in_memory
 from waypost.config import Settings
 from waypost.delivery.dispatcher import Dispatcher
 from waypost.delivery.intake import Intake
@@ -145,32 +146,8 @@ class FakeQueue:
     async def insert_group(
         self, *, batches: Sequence[EventBatch], lease: Lease | None
     ) -> list[StoredBatch]:
-        room = lease.count if lease is not None else 0
-        stored = []
-        for batch in batches:
-            deliveries = [
-                ClaimedDelivery(
-                    id=new.id,
-                    tenant_id=batch.tenant_id,
-                    event_id=event.id,
-                    webhook_id=new.webhook_id,
-                    event_type=event.type,
-                    tracking_id=event.tracking_id,
-                    attempt_count=0,
-                    payload=new.payload,
-                    created_at=batch.now,
-                )
-                for event in batch.events
-                for new in event.deliveries
-            ]
-            leased, unleased = deliveries[:room], deliveries[room:]
-            room -= len(leased)
-            self.due.extend(unleased)
-            stored.append(
-                StoredBatch(
-                    ids=[event.id for event in batch.events], leased=leased, unleased=len(unleased)
-                )
-            )
+        stored, unleased = stored_in_memory(batches, lease)
+        self.due.extend(unleased)
         return stored
 
     @property

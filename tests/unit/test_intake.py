@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.unit.fake_groups import stored_in_memory
 from waypost.delivery.intake import Intake
 from waypost.domain.models import ClaimedDelivery, Lease, NewEvent
 from waypost.domain.values import NewDelivery
@@ -59,33 +60,7 @@ class FakeQueue:
         for batch in batches:
             if batch.tenant_id in self.failing:
                 raise self.failing[batch.tenant_id]
-        room = lease.count if lease is not None else 0
-        stored = []
-        for batch in batches:
-            deliveries = [
-                ClaimedDelivery(
-                    id=new.id,
-                    tenant_id=batch.tenant_id,
-                    event_id=event.id,
-                    webhook_id=new.webhook_id,
-                    event_type=event.type,
-                    tracking_id=None,
-                    attempt_count=0,
-                    payload=new.payload,
-                    created_at=batch.now,
-                )
-                for event in batch.events
-                for new in event.deliveries
-            ]
-            leased = deliveries[:room]
-            room -= len(leased)
-            stored.append(
-                StoredBatch(
-                    ids=[event.id for event in batch.events],
-                    leased=leased,
-                    unleased=len(deliveries) - len(leased),
-                )
-            )
+        stored, _unleased = stored_in_memory(batches, lease)
         return stored
 
     @property
