@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -34,6 +34,7 @@ from waypost.observability.metrics import Metrics
 from waypost.reports.worker import ReportWorker
 from waypost.store import Store, open_store, open_store_when_available
 from waypost.store.history import DeliveryFilter
+from waypost.store.interfaces import DeliveryHistory
 
 T = TypeVar("T")
 
@@ -93,10 +94,10 @@ def _print(value: object) -> None:
     typer.echo(orjson.dumps(value, default=str).decode())
 
 
-async def _with_store(settings: Settings, work: Any) -> Any:
+async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[None]]) -> None:
     store = await open_store(settings, run_migrations=True)
     try:
-        return await work(store)
+        await work(store)
     finally:
         await store.close()
 
@@ -259,7 +260,7 @@ def tenant_create(
     _guarded(settings, create)
 
 
-def _guarded(settings: Settings, work: Any) -> None:
+def _guarded(settings: Settings, work: Callable[[Store], Awaitable[None]]) -> None:
     try:
         _run(_with_store(settings, work))
     except WaypostError as exc:
@@ -356,7 +357,7 @@ def deliveries_list(
         until=_utc(until),
     )
 
-    async def show(store: Store) -> None:
+    async def show(store: DeliveryHistory) -> None:
         cursor, remaining = None, limit
         while remaining > 0:
             page, cursor = await store.list_deliveries(
@@ -389,7 +390,7 @@ def replay(
         until=_utc(until),
     )
 
-    async def requeue(store: Store) -> None:
+    async def requeue(store: DeliveryHistory) -> None:
         now = datetime.now(UTC)
         total = await store.count_replayable(tenant_id=tenant, selection=selection, now=now)
         replayed = 0

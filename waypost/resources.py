@@ -23,13 +23,16 @@ from waypost.observability.metrics import Metrics
 from waypost.services.limits import Limiter, SignInThrottle
 from waypost.store import Store
 from waypost.store.interfaces import (
+    ApiClientRepository,
     AuthMethodRepository,
     Callers,
     DashboardCharts,
     DeliveryHistory,
     EventTypeRepository,
     ReportRepository,
+    Routing,
     SubscriptionRepository,
+    SubscriptionSetup,
 )
 
 # A revoked key stops working within this many seconds on every api process.
@@ -61,8 +64,9 @@ class Services:
 
     settings: Settings
     store: Store
-    """The whole store. Routes use the narrow repository of their resource below; the
-    route modules of ``api/`` still reach it whole, until they move to those too."""
+    """The whole store, for the app's wiring (``app.py``: the dispatcher, the report
+    worker, the intake, the health checks) and its closing. No route of ``api/`` or
+    ``web/`` uses it: each goes through the narrow view of its resource below."""
     intake: Intake
     """Where routed events go to be stored (``waypost.services.ingest.ingest_events``)."""
     sender: Sender
@@ -82,7 +86,21 @@ class Services:
         return self.store
 
     @property
+    def api_clients(self) -> ApiClientRepository:
+        return self.store
+
+    @property
+    def routing(self) -> Routing:
+        """What ingest reads to route events (``services.ingest``)."""
+        return self.store
+
+    @property
     def subscriptions(self) -> SubscriptionRepository:
+        return self.store
+
+    @property
+    def subscription_setup(self) -> SubscriptionSetup:
+        """What registering a subscription uses (``services.subscriptions.register``)."""
         return self.store
 
     @property

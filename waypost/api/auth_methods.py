@@ -95,7 +95,7 @@ async def create_auth_method(
     body: AuthMethodIn, principal: Principal = Depends(limited), svc: Services = Depends(services)
 ) -> Json:
     method = method_of(body, allow_private=svc.settings.allow_private_targets)
-    stored = await svc.store.create_auth_method(
+    stored = await svc.auth_methods.create_auth_method(
         tenant_id=principal.tenant_id, name=body.name, method=method, now=utcnow()
     )
     return Json(_out(stored), status_code=201)
@@ -106,7 +106,10 @@ async def list_auth_methods(
     principal: Principal = Depends(limited), svc: Services = Depends(services)
 ) -> Json:
     return Json(
-        [_out(item) for item in await svc.store.list_auth_methods(tenant_id=principal.tenant_id)]
+        [
+            _out(item)
+            for item in await svc.auth_methods.list_auth_methods(tenant_id=principal.tenant_id)
+        ]
     )
 
 
@@ -114,7 +117,9 @@ async def list_auth_methods(
 async def get_auth_method(
     method_id: MethodId, principal: Principal = Depends(limited), svc: Services = Depends(services)
 ) -> Json:
-    stored = await svc.store.get_auth_method(tenant_id=principal.tenant_id, method_id=method_id)
+    stored = await svc.auth_methods.get_auth_method(
+        tenant_id=principal.tenant_id, method_id=method_id
+    )
     return Json(_out(stored))
 
 
@@ -130,12 +135,14 @@ async def update_auth_method(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    current = await svc.store.get_auth_method(tenant_id=principal.tenant_id, method_id=method_id)
+    current = await svc.auth_methods.get_auth_method(
+        tenant_id=principal.tenant_id, method_id=method_id
+    )
     if changes.get("type", current.kind) != current.kind:
         raise ValidationFailed("type: cannot change; create a new method instead")
-    method = await svc.store.auth_method(tenant_id=principal.tenant_id, method_id=method_id)
+    method = await svc.auth_methods.auth_method(tenant_id=principal.tenant_id, method_id=method_id)
     body = parse_auth_method({**_as_input(current.name, method), **changes})
-    stored = await svc.store.update_auth_method(
+    stored = await svc.auth_methods.update_auth_method(
         tenant_id=principal.tenant_id,
         method_id=method_id,
         name=body.name,
@@ -153,7 +160,7 @@ async def update_auth_method(
 async def delete_auth_method(
     method_id: MethodId, principal: Principal = Depends(limited), svc: Services = Depends(services)
 ) -> Response:
-    await svc.store.delete_auth_method(
+    await svc.auth_methods.delete_auth_method(
         tenant_id=principal.tenant_id, method_id=method_id, now=utcnow()
     )
     return Response(status_code=204)

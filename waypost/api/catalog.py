@@ -94,7 +94,7 @@ async def list_event_types(
     principal: Principal = Depends(limited), svc: Services = Depends(services)
 ) -> Response:
     """The built-in catalog, then the tenant's own types and groups."""
-    custom = await svc.store.custom_event_types(tenant_id=principal.tenant_id)
+    custom = await svc.event_types.custom_event_types(tenant_id=principal.tenant_id)
     if not custom:
         return Response(_builtin_body(), media_type="application/json")
     items, groups = _builtin()
@@ -128,7 +128,9 @@ async def get_event_type(
 ) -> Json:
     found = EVENT_TYPES.get(name)
     if found is None:
-        custom = await svc.store.custom_event_types(tenant_id=principal.tenant_id, names=[name])
+        custom = await svc.event_types.custom_event_types(
+            tenant_id=principal.tenant_id, names=[name]
+        )
         found = custom[0] if custom else None
     if found is None:
         hint = ", ".join(suggest_types(name))
@@ -203,7 +205,7 @@ async def create_event_type(
         trigger_on_change=body.trigger_on_change,
         trigger_entity=(body.trigger_entity or body.group) if body.trigger_on_change else None,
     )
-    await svc.store.create_event_type(
+    await svc.event_types.create_event_type(
         tenant_id=principal.tenant_id, event_type=event_type, now=utcnow()
     )
     return Json(_event_type(event_type), status_code=201)
@@ -220,5 +222,5 @@ async def delete_event_type(
 ) -> Response:
     if name in EVENT_TYPES:
         raise ValidationFailed(f"name: {name!r} is built in and cannot be deleted")
-    await svc.store.delete_event_type(tenant_id=principal.tenant_id, name=name, now=utcnow())
+    await svc.event_types.delete_event_type(tenant_id=principal.tenant_id, name=name, now=utcnow())
     return Response(status_code=204)

@@ -96,7 +96,7 @@ async def list_deliveries(
         since=since,
         until=until,
     )
-    items, next_cursor = await svc.store.list_deliveries(
+    items, next_cursor = await svc.history.list_deliveries(
         tenant_id=principal.tenant_id, selection=selection, cursor=cursor, limit=limit
     )
     return Json({"items": [delivery_out(item) for item in items], "next_cursor": next_cursor})
@@ -108,7 +108,7 @@ async def get_delivery(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    delivery, attempts = await svc.store.get_delivery(
+    delivery, attempts = await svc.history.get_delivery(
         tenant_id=principal.tenant_id, delivery_id=delivery_id
     )
     return Json(
@@ -128,7 +128,7 @@ async def retry_delivery(
     svc: Services = Depends(services),
 ) -> Json:
     delivery = await retry(
-        svc.store, svc.work_available, principal.tenant_id, delivery_id, now=utcnow()
+        svc.history, svc.work_available, principal.tenant_id, delivery_id, now=utcnow()
     )
     return Json(delivery_out(delivery), status_code=202)
 
@@ -146,7 +146,7 @@ async def replay_deliveries(
         until=body.until,
     )
     replayed = await replay(
-        svc.store, svc.work_available, principal.tenant_id, selection, now=utcnow()
+        svc.history, svc.work_available, principal.tenant_id, selection, now=utcnow()
     )
     return Json({"replayed": replayed}, status_code=202)
 
@@ -180,7 +180,7 @@ async def list_mappings(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    found = await svc.store.delivery_mappings(
+    found = await svc.history.delivery_mappings(
         tenant_id=principal.tenant_id, order_keys=[trackingId]
     )
     items = [

@@ -46,7 +46,7 @@ async def post_snapshot(
     svc: Services = Depends(services),
 ) -> Json:
     emitted = await derive_entity_events(
-        svc.store, principal.tenant_id, kind, entity_id, snapshot, utcnow()
+        svc.routing, principal.tenant_id, kind, entity_id, snapshot, utcnow()
     )
     if emitted:
         svc.work_available.set()

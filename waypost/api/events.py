@@ -122,7 +122,7 @@ def delivery_out(delivery: DeliverySummary) -> dict[str, Any]:
 async def _accept(svc: Services, principal: Principal, inputs: list[EventInput]) -> list[str]:
     # An in-process dispatcher is handed the deliveries, or woken, by the intake.
     return await ingest_events(
-        svc.store, svc.intake, principal.tenant_id, inputs, utcnow(), svc.metrics
+        svc.routing, svc.intake, principal.tenant_id, inputs, utcnow(), svc.metrics
     )
 
 
@@ -209,7 +209,7 @@ async def get_event(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    event = await svc.store.get_event(tenant_id=principal.tenant_id, event_id=event_id)
+    event = await svc.history.get_event(tenant_id=principal.tenant_id, event_id=event_id)
     return Json(
         {
             "id": event.id,

@@ -194,8 +194,8 @@ _OAUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 async def token(request: Request, svc: Services = Depends(services)) -> Response:
     form = dict(parse_qsl((await request.body()).decode(errors="replace")))
     name = _client_id(request, form)
-    client = await svc.store.api_client(name) if name else None
-    server = _Server(client, svc.store.derived_key(ACCESS_TOKEN_KEY), utcnow())
+    client = await svc.api_clients.api_client(name) if name else None
+    server = _Server(client, svc.callers.derived_key(ACCESS_TOKEN_KEY), utcnow())
     response: Response = server.create_token_response(_FormRequest(request, form))
     return response
 
@@ -246,7 +246,7 @@ async def create_api_client(
     if unknown:
         raise ValidationFailed(f"scopes: unknown {unknown[0]!r} (known: {', '.join(SCOPES)})")
     secret = secrets.token_urlsafe(32)
-    client = await svc.store.create_api_client(
+    client = await svc.api_clients.create_api_client(
         tenant_id=principal.tenant_id,
         client_id=f"wpc_{secrets.token_hex(12)}",
         secret_digest=digest(secret),
@@ -263,7 +263,10 @@ async def list_api_clients(
 ) -> Json:
     _api_key_only(principal)
     return Json(
-        [_out(item) for item in await svc.store.list_api_clients(tenant_id=principal.tenant_id)]
+        [
+            _out(item)
+            for item in await svc.api_clients.list_api_clients(tenant_id=principal.tenant_id)
+        ]
     )
 
 
@@ -274,7 +277,7 @@ async def revoke_api_client(
     svc: Services = Depends(services),
 ) -> Response:
     _api_key_only(principal)
-    await svc.store.revoke_api_client(
+    await svc.api_clients.revoke_api_client(
         tenant_id=principal.tenant_id, client_uuid=client_uuid, now=utcnow()
     )
     return Response(status_code=204)

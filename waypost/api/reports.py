@@ -38,7 +38,7 @@ from waypost.services.reports import (
     request_report,
     sign_in,
 )
-from waypost.store import Store
+from waypost.store.interfaces import ReportRepository
 
 router = APIRouter(tags=["reports"], responses=COMMON_ERRORS, route_class=OrjsonRoute)
 
@@ -65,7 +65,7 @@ async def request_undelivered_report(
 ) -> Json:
     """Answers at once; the report is built in the background and its link sent."""
     report_id = await request_report(
-        svc.store,
+        svc.reports,
         principal.tenant_id,
         body.as_input(),
         now=utcnow(),
@@ -92,9 +92,9 @@ class TokenOut(BaseModel):
     summary="Sign in with a user's e-mail and password (Bringg's step 2)",
 )
 async def create_token(body: SignIn, svc: Services = Depends(services)) -> Json:
-    session = await sign_in(svc.store, svc.sign_in_throttle, body.email, body.password)
+    session = await sign_in(svc.callers, svc.sign_in_throttle, body.email, body.password)
     token, expires_at = issue_session_token(
-        svc.store, session, now=utcnow(), hours=svc.settings.session_hours
+        svc.callers, session, now=utcnow(), hours=svc.settings.session_hours
     )
     return Json({"authentication_token": token, "expires_at": _iso(expires_at)})
 
@@ -109,7 +109,7 @@ def token_session(request: Request, svc: Services = Depends(services)) -> sessio
     match = re.fullmatch(r'Token\s+token="?([^"\s]+)"?', header.strip())
     if match is None:
         raise AuthenticationFailed("Missing authentication headers")
-    session = read_session_token(svc.store, match.group(1))
+    session = read_session_token(svc.callers, match.group(1))
     if session is None:
         raise AuthenticationFailed("the authentication token is expired or not valid")
     return session
@@ -130,7 +130,7 @@ def _status(svc: Services, report: Report) -> dict[str, Any]:
     if report.status == domain_reports.ReportStatus.READY:
         expires_at = utcnow() + timedelta(seconds=svc.settings.report_link_seconds)
         token = sign_link(
-            svc.store.derived_key(_LINKS),
+            svc.callers.derived_key(_LINKS),
             report_id=report.id,
             tenant_id=report.tenant_id,
             expires=expires_at,
@@ -159,7 +159,7 @@ async def report_execution(
     session: sessions.Session = Depends(token_session),
     svc: Services = Depends(services),
 ) -> Json:
-    report = await svc.store.get_report(tenant_id=session.tenant_id, report_id=uuid)
+    report = await svc.reports.get_report(tenant_id=session.tenant_id, report_id=uuid)
     return Json(_status(svc, report))
 
 
@@ -174,11 +174,11 @@ async def get_report(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    report = await svc.store.get_report(tenant_id=principal.tenant_id, report_id=report_id)
+    report = await svc.reports.get_report(tenant_id=principal.tenant_id, report_id=report_id)
     return Json(_status(svc, report))
 
 
-def _csv(store: Store, report: Report) -> StreamingResponse:
+def _csv(store: ReportRepository, report: Report) -> StreamingResponse:
     filename = report_filename(report)
     return StreamingResponse(
         report_csv(store, report),
@@ -202,8 +202,8 @@ async def download_report(
     token: Annotated[str, Query(max_length=2000)],
     svc: Services = Depends(services),
 ) -> StreamingResponse:
-    tenant_id = read_link(svc.store.derived_key(_LINKS), token, report_id)
-    return _csv(svc.store, await ready_report(svc.store, tenant_id, report_id))
+    tenant_id = read_link(svc.callers.derived_key(_LINKS), token, report_id)
+    return _csv(svc.reports, await ready_report(svc.reports, tenant_id, report_id))
 
 
 _PAGE = """<!doctype html>
@@ -242,5 +242,5 @@ async def report_page_download(
     password: Annotated[str, Form(max_length=1000)],
     svc: Services = Depends(services),
 ) -> StreamingResponse:
-    session = await sign_in(svc.store, svc.sign_in_throttle, email, password)
-    return _csv(svc.store, await ready_report(svc.store, session.tenant_id, reportId))
+    session = await sign_in(svc.callers, svc.sign_in_throttle, email, password)
+    return _csv(svc.reports, await ready_report(svc.reports, session.tenant_id, reportId))

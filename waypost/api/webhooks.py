@@ -93,7 +93,7 @@ async def _register(
     tracking_ids: list[str | None],
 ) -> list[tuple[Subscription, SubscriptionSpec]]:
     return await register(
-        svc.store,
+        svc.subscription_setup,
         principal,
         body.as_input(),
         tracking_ids,
@@ -163,7 +163,7 @@ async def list_webhooks(
     svc: Services = Depends(services),
 ) -> StreamingResponse:
     count = _parse_limit(limit)
-    pages = svc.store.list_subscriptions(
+    pages = svc.subscriptions.list_subscriptions(
         tenant_id=principal.tenant_id, limit=count, now=utcnow(), fields=LISTED_SOURCES
     )
 
@@ -188,7 +188,7 @@ async def get_webhook(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    subscription = await svc.store.get_subscription(
+    subscription = await svc.subscriptions.get_subscription(
         tenant_id=principal.tenant_id, subscription_id=webhook_id, now=utcnow()
     )
     return Json(webhook_out(subscription))
@@ -209,7 +209,7 @@ async def delete_webhook(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Response:
-    subscription = await svc.store.delete_subscription(
+    subscription = await svc.subscriptions.delete_subscription(
         tenant_id=principal.tenant_id, subscription_id=webhook_id, now=utcnow()
     )
     if includeWebhook:
@@ -242,7 +242,7 @@ async def rotate_secret(
     now = utcnow()
     secret = generate_secret()
     until = now + SECRET_OVERLAP
-    await svc.store.rotate_secret(
+    await svc.subscriptions.rotate_secret(
         tenant_id=principal.tenant_id,
         subscription_id=webhook_id,
         secret=secret,
@@ -269,7 +269,13 @@ async def test_webhook(
     svc: Services = Depends(services),
 ) -> Json:
     push = await prepare_test_push(
-        svc.store, svc.limiter, svc.sender, svc.authenticator, principal, webhook_id, now=utcnow()
+        svc.subscriptions,
+        svc.limiter,
+        svc.sender,
+        svc.authenticator,
+        principal,
+        webhook_id,
+        now=utcnow(),
     )
 
     async def send() -> None:
@@ -292,7 +298,7 @@ async def restore_fields(
     principal: Principal = Depends(limited),
     svc: Services = Depends(services),
 ) -> Json:
-    subscription = await svc.store.set_fields(
+    subscription = await svc.subscriptions.set_fields(
         tenant_id=principal.tenant_id, subscription_id=webhook_id, fields=None, now=utcnow()
     )
     return Json(webhook_out(subscription))
@@ -314,7 +320,7 @@ async def _preview(
     svc: Services, principal: Principal, webhook_id: str, data: dict[str, Any] | None
 ) -> Response:
     body, matches = await preview_body(
-        svc.store, principal.tenant_id, webhook_id, data, now=utcnow()
+        svc.subscriptions, principal.tenant_id, webhook_id, data, now=utcnow()
     )
     return Response(
         body,
@@ -375,19 +381,19 @@ async def patch_webhook(
     svc: Services = Depends(services),
 ) -> Json:
     now = utcnow()
-    current = await svc.store.get_subscription(
+    current = await svc.subscriptions.get_subscription(
         tenant_id=principal.tenant_id, subscription_id=webhook_id, now=now
     )
     method_id = current.auth_method_id
     if "auth_method_id" in body.model_fields_set:
         method_id = body.auth_method_id
-        await check_auth_method(svc.store, principal.tenant_id, method_id)
+        await check_auth_method(svc.auth_methods, principal.tenant_id, method_id)
     headers = None
     if body.headers is not None:
         pairs = [(header.key, header.value) for header in body.headers]
         rules.check_headers(pairs, "headers")
         headers = [Header(key=key, value=value) for key, value in pairs]
-    subscription = await svc.store.change_auth(
+    subscription = await svc.subscriptions.change_auth(
         tenant_id=principal.tenant_id,
         subscription_id=webhook_id,
         auth_method_id=method_id,

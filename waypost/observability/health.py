@@ -14,12 +14,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from waypost.config import Settings
 from waypost.errors import DatabaseUnavailable, WaypostError
 from waypost.observability.metrics import CONTENT_TYPE, Metrics, render
-from waypost.store import Store
+from waypost.store.interfaces import Monitoring, SchemaCheck
 
 NOT_READY = "the database does not answer, or its schema is not this waypost's; see the log"
 
 
-async def ready(store: Store, settings: Settings) -> bool:
+async def ready(store: SchemaCheck, settings: Settings) -> bool:
     """Whether the database answered within ``WAYPOST_READINESS_TIMEOUT`` seconds, with
     the newest schema."""
     try:
@@ -34,7 +34,7 @@ def install(app: FastAPI, metrics: Metrics) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
-        store: Store = request.app.state.services.store
+        store: Monitoring = request.app.state.services.store
         return Response(await render(metrics, store), media_type=CONTENT_TYPE)
 
     @app.get("/readyz", include_in_schema=False)

@@ -14,12 +14,12 @@ from waypost.config import Settings
 from waypost.errors import DatabaseUnavailable
 from waypost.observability.health import NOT_READY, ready
 from waypost.observability.metrics import CONTENT_TYPE, Metrics, render
-from waypost.store import Store
+from waypost.store.interfaces import Monitoring
 
 log = logging.getLogger(__name__)
 
 
-def _application(settings: Settings, store: Store, metrics: Metrics) -> web.Application:
+def _application(settings: Settings, store: Monitoring, metrics: Metrics) -> web.Application:
     async def prometheus_metrics(_: web.Request) -> web.Response:
         return web.Response(
             body=await render(metrics, store), headers={"Content-Type": CONTENT_TYPE}
@@ -46,7 +46,7 @@ def _application(settings: Settings, store: Store, metrics: Metrics) -> web.Appl
 
 @asynccontextmanager
 async def metrics_listener(
-    settings: Settings, store: Store, metrics: Metrics
+    settings: Settings, store: Monitoring, metrics: Metrics
 ) -> AsyncIterator[None]:
     """Serve the listener while the block runs, if ``WAYPOST_METRICS_PORT`` is set."""
     if settings.metrics_port is None:

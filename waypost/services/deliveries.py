@@ -6,12 +6,12 @@ import asyncio
 from datetime import datetime
 
 from waypost.domain.models import DeliverySummary
-from waypost.store import Store
 from waypost.store.history import DeliveryFilter
+from waypost.store.interfaces import DeliveryHistory
 
 
 async def retry(
-    store: Store, wake: asyncio.Event, tenant_id: str, delivery_id: str, *, now: datetime
+    store: DeliveryHistory, wake: asyncio.Event, tenant_id: str, delivery_id: str, *, now: datetime
 ) -> DeliverySummary:
     """Put one failed or cancelled delivery back in the queue and wake the dispatcher
     (``wake``: the process's ``work_available``)."""
@@ -21,7 +21,12 @@ async def retry(
 
 
 async def replay(
-    store: Store, wake: asyncio.Event, tenant_id: str, selection: DeliveryFilter, *, now: datetime
+    store: DeliveryHistory,
+    wake: asyncio.Event,
+    tenant_id: str,
+    selection: DeliveryFilter,
+    *,
+    now: datetime,
 ) -> int:
     """Re-queue every failed delivery ``selection`` matches, a chunk at a time; how many."""
     total = 0

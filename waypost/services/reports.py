@@ -26,7 +26,7 @@ from waypost.errors import AuthenticationFailed, NotFound, ValidationFailed
 from waypost.services.ingest import resolve_types, unknown_type
 from waypost.services.inputs import Instant
 from waypost.services.limits import SignInThrottle
-from waypost.store import Store
+from waypost.store.interfaces import Callers, ReportRepository
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SESSIONS = "sessions"
@@ -83,7 +83,7 @@ class ReportIn(BaseModel):
 
 
 async def request_report(
-    store: Store,
+    store: ReportRepository,
     tenant_id: str,
     report: ReportInput,
     *,
@@ -124,7 +124,7 @@ async def request_report(
 
 
 async def sign_in(
-    store: Store, throttle: SignInThrottle, email: str, password: str
+    store: Callers, throttle: SignInThrottle, email: str, password: str
 ) -> sessions.Session:
     """The user's session; the same 401 for an unknown e-mail and a wrong password, and
     slower answers after repeated failures for one e-mail."""
@@ -153,7 +153,7 @@ def read_session_token(keys: Keys, token: str) -> sessions.Session | None:
     return sessions.read(keys.derived_key(_SESSIONS), token)
 
 
-async def ready_report(store: Store, tenant_id: str, report_id: str) -> Report:
+async def ready_report(store: ReportRepository, tenant_id: str, report_id: str) -> Report:
     report = await store.get_report(tenant_id=tenant_id, report_id=report_id)
     if report.status != ReportStatus.READY:
         raise NotFound(f"report {report_id} is {report.status}, not ready")
@@ -164,7 +164,7 @@ def report_filename(report: Report) -> str:
     return f"undelivered-webhooks-{report.id}.csv"
 
 
-async def report_csv(store: Store, report: Report) -> AsyncIterator[bytes]:
+async def report_csv(store: ReportRepository, report: Report) -> AsyncIterator[bytes]:
     """The report's CSV, decompressed a stored part at a time."""
     decompressor = zlib.decompressobj(wbits=31)
     async for part in store.report_parts(report_id=report.id):

@@ -29,7 +29,12 @@ from waypost.domain.signing import generate_secret
 from waypost.domain.urls import check_url
 from waypost.errors import NotFound, ValidationFailed
 from waypost.services.limits import Limiter, caller_key
-from waypost.store import Store
+from waypost.store.interfaces import (
+    AuthMethodRepository,
+    CustomEventTypes,
+    SubscriptionRepository,
+    SubscriptionSetup,
+)
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
@@ -158,7 +163,9 @@ class WebhookCreate(SubscriptionFields):
     )
 
 
-async def check_auth_method(store: Store, tenant_id: str, method_id: str | None) -> None:
+async def check_auth_method(
+    store: AuthMethodRepository, tenant_id: str, method_id: str | None
+) -> None:
     if method_id is None:
         return
     try:
@@ -170,7 +177,7 @@ async def check_auth_method(store: Store, tenant_id: str, method_id: str | None)
 
 
 async def _custom_types(
-    store: Store, tenant_id: str, subscription: SubscriptionInput
+    store: CustomEventTypes, tenant_id: str, subscription: SubscriptionInput
 ) -> list[EventType]:
     """The tenant's own types, looked up only when the input names something not built in."""
     if all(name in EVENT_TYPES for name in subscription.event_types) and all(
@@ -238,7 +245,7 @@ def _retry_delays(subscription: SubscriptionInput) -> tuple[float, ...] | None:
 
 
 async def register(
-    store: Store,
+    store: SubscriptionSetup,
     principal: Principal,
     subscription: SubscriptionInput,
     tracking_ids: Sequence[str | None],
@@ -271,7 +278,7 @@ async def register(
 
 
 async def prepare_test_push(
-    store: Store,
+    store: SubscriptionRepository,
     limiter: Limiter,
     sender: Sender,
     authenticator: Authenticator,
@@ -298,7 +305,9 @@ async def prepare_test_push(
     return push()
 
 
-async def sample_type_for(store: Store, tenant_id: str, subscription: Subscription) -> EventType:
+async def sample_type_for(
+    store: CustomEventTypes, tenant_id: str, subscription: Subscription
+) -> EventType:
     names = {*subscription.event_types, *subscription.event_groups}
     custom = {}
     if not names <= {*EVENT_TYPES, *EVENT_GROUPS}:
@@ -307,7 +316,7 @@ async def sample_type_for(store: Store, tenant_id: str, subscription: Subscripti
 
 
 async def preview_body(
-    store: Store,
+    store: SubscriptionRepository,
     tenant_id: str,
     webhook_id: str,
     data: dict[str, Any] | None = None,

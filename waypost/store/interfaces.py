@@ -41,6 +41,7 @@ from waypost.domain.values import Candidate
 from waypost.store.dashboard import EndpointHealth, FailureCount, MinuteCount
 from waypost.store.deliveries import EventBatch, StoredBatch
 from waypost.store.history import DeliveryFilter
+from waypost.store.queue_stats import QueueStats
 
 # The delivery path: intake, dispatcher, report worker.
 
@@ -184,8 +185,9 @@ class ApiClientRepository(Protocol):
     ) -> None: ...
 
 
-class SubscriptionRepository(Protocol):
-    """Subscriptions (``api/webhooks.py``, ``web/webhooks.py``)."""
+class SubscriptionRepository(CustomEventTypes, Protocol):
+    """Subscriptions (``api/webhooks.py``, ``web/webhooks.py``), and the tenant's own event
+    types their previews and test pushes are made from."""
 
     async def create_subscriptions(
         self,
@@ -268,6 +270,11 @@ class AuthMethodRepository(Protocol):
     ) -> None: ...
 
 
+class SubscriptionSetup(SubscriptionRepository, AuthMethodRepository, Protocol):
+    """What registering a subscription reads and writes (``services.subscriptions.register``):
+    the subscriptions, the auth method they name, the tenant's own event types."""
+
+
 class EventTypeRepository(CustomEventTypes, Protocol):
     """A tenant's own event types (``api/catalog.py``)."""
 
@@ -311,9 +318,9 @@ class DeliveryHistory(Protocol):
     ) -> int: ...
 
 
-class ReportRepository(Protocol):
+class ReportRepository(CustomEventTypes, Protocol):
     """Undelivered reports as users request and download them (``api/reports.py``,
-    ``web/undelivered.py``)."""
+    ``web/undelivered.py``), and the tenant's own event types a request may name."""
 
     async def create_report(
         self,
@@ -352,6 +359,21 @@ class DashboardCharts(Protocol):
     ) -> dict[str, EndpointHealth]: ...
 
 
+# The health checks (``observability/``): what ``/metrics`` and ``/readyz`` read.
+
+
+class SchemaCheck(Protocol):
+    """Whether the database answers with this waypost's newest schema (``/readyz``)."""
+
+    async def schema_current(self) -> bool: ...
+
+
+class Monitoring(SchemaCheck, Protocol):
+    """``/readyz`` and the queue's gauges on ``/metrics`` (``observability/``)."""
+
+    async def queue_stats(self, *, now: datetime) -> QueueStats: ...
+
+
 if TYPE_CHECKING:
     from waypost.store.base import Store
 
@@ -366,14 +388,20 @@ if TYPE_CHECKING:
         ApiClientRepository,
         SubscriptionRepository,
         AuthMethodRepository,
+        SubscriptionSetup,
         EventTypeRepository,
         DeliveryHistory,
         ReportRepository,
         DashboardCharts,
+        SchemaCheck,
+        Monitoring,
     ]:
         """Never called: mypy checks the return value's type, which fails the build the
         day the store and an interface drift apart."""
         return (
+            store,
+            store,
+            store,
             store,
             store,
             store,

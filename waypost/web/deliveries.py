@@ -132,7 +132,7 @@ async def replay_failed(
     log_filter = LogFilter.read({name: form_text(form, name) for name in FILTER_FIELDS})
     selection = log_filter.selection()
     count = await replay(
-        svc.store,
+        svc.history,
         svc.work_available,
         who.tenant_id,
         DeliveryFilter(
@@ -182,7 +182,7 @@ async def retry_delivery(
     svc: Services = Depends(services),
 ) -> Response:
     try:
-        await retry(svc.store, svc.work_available, who.tenant_id, delivery_id, now=utcnow())
+        await retry(svc.history, svc.work_available, who.tenant_id, delivery_id, now=utcnow())
     except Conflict:
         # Already back in the queue (a second click, or another admin): show where it is.
         return redirect(f"/deliveries/{delivery_id}")

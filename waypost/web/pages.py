@@ -90,7 +90,7 @@ def csrf_key(svc: Services) -> bytes:
 async def viewer(request: Request, svc: Services = Depends(services)) -> Viewer:
     """The signed-in admin, or ``SignInRequired``."""
     token = request.cookies.get(SESSION_COOKIE)
-    session = read_session_token(svc.store, token) if token else None
+    session = read_session_token(svc.callers, token) if token else None
     user = (
         await svc.callers.user_by_id(tenant_id=session.tenant_id, user_id=session.user_id)
         if session is not None

@@ -76,7 +76,7 @@ async def sign_in_submit(
         raise CsrfRefused()
     try:
         # Slower answers after repeated failures for one e-mail, as on the API's /tokens.
-        session = await sign_in(svc.store, svc.sign_in_throttle, email, password)
+        session = await sign_in(svc.callers, svc.sign_in_throttle, email, password)
     except AuthenticationFailed:
         return _sign_in_page(
             request,
@@ -86,7 +86,7 @@ async def sign_in_submit(
             error="Wrong e-mail or password.",
         )
     token, expires_at = issue_session_token(
-        svc.store, session, now=utcnow(), hours=svc.settings.session_hours
+        svc.callers, session, now=utcnow(), hours=svc.settings.session_hours
     )
     response = redirect(local_path(next))
     response.set_cookie(

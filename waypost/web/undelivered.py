@@ -90,7 +90,7 @@ async def request_undelivered(
             }
         )
         await request_report(
-            svc.store,
+            svc.reports,
             who.tenant_id,
             body.as_input(),
             now=utcnow(),
@@ -114,10 +114,10 @@ async def download_report(
     who: Viewer = Depends(viewer),
     svc: Services = Depends(services),
 ) -> Response:
-    report = await ready_report(svc.store, who.tenant_id, report_id)
+    report = await ready_report(svc.reports, who.tenant_id, report_id)
     filename = report_filename(report)
     return StreamingResponse(
-        report_csv(svc.store, report),
+        report_csv(svc.reports, report),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -225,7 +225,7 @@ async def _create(svc: Services, who: Viewer, form: webhook_form.WebhookForm) ->
                 subscription = replace(subscription, auth_method_id=stored.id)
             try:
                 [(created, _spec)] = await register(
-                    svc.store,
+                    svc.subscription_setup,
                     who.principal,
                     subscription,
                     [None],
@@ -284,8 +284,8 @@ async def _detail(
     subscription = await svc.subscriptions.get_subscription(
         tenant_id=who.tenant_id, subscription_id=webhook_id, now=now
     )
-    event_type = await sample_type_for(svc.store, who.tenant_id, subscription)
-    body, matches = await preview_body(svc.store, who.tenant_id, webhook_id, now=utcnow())
+    event_type = await sample_type_for(svc.subscriptions, who.tenant_id, subscription)
+    body, matches = await preview_body(svc.subscriptions, who.tenant_id, webhook_id, now=utcnow())
     methods = {m.id: m for m in await svc.auth_methods.list_auth_methods(tenant_id=who.tenant_id)}
     health = await svc.dashboard.endpoint_health(tenant_id=who.tenant_id, since=now - HEALTH_WINDOW)
     found = health.get(webhook_id)
@@ -370,7 +370,7 @@ async def send_test(
     """Send the test push now and show what was sent and what came back."""
     try:
         push = await prepare_test_push(
-            svc.store,
+            svc.subscriptions,
             svc.limiter,
             svc.sender,
             svc.authenticator,
