@@ -74,6 +74,7 @@ class WebhookOut(BaseModel):
     retry_delays: list[float] | None
     retry_jitter: float
     require_ack: bool
+    send_traceparent: bool
     created: str = Field(description="yyyy-MM-dd'T'HH:mm:ssZ, UTC")
     expiry: str | None = Field(description="yyyy-MM-dd'T'HH:mm:ssZ, UTC; null: no expiry")
 
