@@ -361,13 +361,17 @@ class WebhookPatch(BaseModel):
     headers: list[HeaderIn] | None = Field(
         default=None, description="Replaces the static headers (write-only values)"
     )
+    send_traceparent: bool | None = Field(
+        default=None, description="Send each attempt's W3C traceparent header; null: unchanged"
+    )
 
 
 @router.patch(
     "/api/v1/webhooks/{webhook_id}",
     response_model=WebhookOut,
     responses=NOT_FOUND,
-    summary="Change a subscription's authentication: its auth method and static headers",
+    summary="Change a subscription's authentication (its auth method and static headers) "
+    "and whether it is sent traceparent",
 )
 async def patch_webhook(
     webhook_id: WebhookId,
@@ -394,5 +398,6 @@ async def patch_webhook(
         auth_method_id=method_id,
         headers=headers,
         now=now,
+        send_traceparent=body.send_traceparent,
     )
     return Json(webhook_out(subscription))

@@ -230,6 +230,7 @@ class SubscriptionRepository(Protocol):
         auth_method_id: str | None,
         headers: Sequence[Header] | None,
         now: datetime,
+        send_traceparent: bool | None = None,
     ) -> Subscription: ...
 
     async def set_fields(

@@ -244,10 +244,13 @@ class SubscriptionQueries(StoreCore):
         auth_method_id: str | None,
         headers: Sequence[Header] | None,
         now: datetime,
+        send_traceparent: bool | None = None,
     ) -> Subscription:
         """Set the subscription's auth method (``None``: none), and its static headers
-        unless ``headers`` is ``None``."""
+        unless ``headers`` is ``None``, and ``send_traceparent`` unless ``None``."""
         values: dict[str, Any] = {"auth_method_id": auth_method_id}
+        if send_traceparent is not None:
+            values["send_traceparent"] = send_traceparent
         if headers is not None:
             values["header_keys"] = dumps([header.key for header in headers])
             values["headers_enc"] = self._box.seal(
