@@ -331,6 +331,39 @@ def receiver_process(*args: str) -> Iterator[str]:
         log.close()
 
 
+@contextmanager
+def otlp_collector() -> Iterator[str]:
+    """``bench/otlp_sink.py`` in its own process, which accepts and discards OTLP/HTTP
+    traces; yields the base URL to set as ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
+    port = free_port()
+    OUT.mkdir(exist_ok=True)
+    log = (OUT / f"otlp-sink-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.otlp_sink", "--port", str(port)], stdout=log, stderr=log
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process, grace=10)
+        log.close()
+
+
+@contextmanager
+def tracing_to(endpoint: str | None) -> Iterator[None]:
+    """waypost processes started within export traces to ``endpoint`` (``None``: off),
+    through the standard variable their environment (``env``) inherits."""
+    before = os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    if endpoint is not None:
+        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    try:
+        yield
+    finally:
+        os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        if before is not None:
+            os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = before
+
+
 NGINX_CONF = """\
 worker_processes 1;
 pid {prefix}/nginx.pid;

@@ -14,8 +14,14 @@ persisted) posts the same 2 KB body to the same receiver as many times.
 peak resident set of every waypost process is kept per run; the line gives the
 largest per process role over the runs.
 
+``--tracing on`` runs waypost with traces exported (``OTEL_EXPORTER_OTLP_ENDPOINT``) to a
+local collector that discards them (``bench/otlp_sink.py``); ``--tracing both`` runs
+each database without and then with tracing, back to back within every run, and
+prints a line for each (``"tracing": "off" | "on"``). Metrics are always on.
+
 Usage: python bench/delivery.py [--events N] [--runs R]
                                 [--databases sqlite,sqlite-full,postgresql] [--set NAME=VALUE ...]
+                                [--tracing off|on|both]
 Prints one JSON line for the raw loop and one per database (medians over the runs);
 progress goes to stderr.
 """
@@ -26,6 +32,7 @@ import argparse
 import asyncio
 import json
 import time
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -43,10 +50,12 @@ from bench.common import (
     log,
     max_by_key,
     median,
+    otlp_collector,
     post_batches,
     raw_loop,
     reader,
     rss_by_role,
+    tracing_to,
 )
 
 SUBSCRIPTIONS = 5
@@ -123,15 +132,19 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--tracing", choices=["off", "on", "both"], default="off")
     add_settings_option(parser)
     args = parser.parse_args()
     settings = dict(args.set)
-    kinds = args.databases.split(",")
+    modes = ["off", "on"] if args.tracing == "both" else [args.tracing]
+    kinds = [f"{kind}/{mode}" for kind in args.databases.split(",") for mode in modes]
     expected = args.events * SUBSCRIPTIONS
     bodies = batch_bodies(args.events)
     raw_rates: list[float] = []
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
-    with fast_receiver() as (receiver, receiver_name):
+    with ExitStack() as stack:
+        receiver, receiver_name = stack.enter_context(fast_receiver())
+        collector = stack.enter_context(otlp_collector()) if "on" in modes else None
         log(f"receiver: {receiver_name}")
         for run in range(1, args.runs + 1):
             raw = raw_loop(
@@ -147,13 +160,17 @@ def main() -> None:
             raw_rates.append(raw["per_second"])
             log(f"run {run}: raw loop {raw['per_second']:.0f}/s")
             for kind in kinds:
-                result = measure(kind, receiver, bodies, args.events, settings)
+                system, mode = kind.split("/")
+                with tracing_to(collector if mode == "on" else None):
+                    result = measure(system, receiver, bodies, args.events, settings)
                 runs[kind].append(result)
                 log(
                     f"run {run}: {kind} {result['per_second']:.0f}/s, "
                     f"{result['delivered']}/{expected} delivered in {result['seconds']:.1f} s, "
                     f"statuses {result['statuses']}, attempts {result['attempts']}"
                 )
+        if collector is not None:
+            log(f"collector received {httpx.get(collector + '/stats').text}")
     raw_median = median(raw_rates)
     print(
         json.dumps(
@@ -171,14 +188,16 @@ def main() -> None:
     )
     for kind in kinds:
         results = runs[kind]
+        system, mode = kind.split("/")
         rate = median([result["per_second"] for result in results])
         print(
             json.dumps(
                 {
                     "scenario": "delivery",
-                    "system": kind,
-                    "deployment": DEPLOYMENTS[kind],
-                    "settings": {**SYSTEMS[kind][1], **settings},
+                    "system": system,
+                    "tracing": mode,
+                    "deployment": DEPLOYMENTS[system],
+                    "settings": {**SYSTEMS[system][1], **settings},
                     "events": args.events,
                     "subscriptions": SUBSCRIPTIONS,
                     "deliveries": expected,

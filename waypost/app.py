@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -33,6 +34,7 @@ from waypost.delivery.outbound_auth import outbound
 from waypost.heap import freeze_startup_objects
 from waypost.observability import health
 from waypost.observability.metrics import Metrics
+from waypost.observability.tracing import Tracing
 from waypost.reports.worker import ReportWorker
 from waypost.resources import Services
 from waypost.services.limits import Limiter
@@ -78,6 +80,9 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as resources:
+            # The standard OTEL_* variables, read once; exported spans are flushed last.
+            tracing = Tracing.from_environment(os.environ, "serve" if roles.dispatcher else "api")
+            resources.callback(tracing.shutdown)
             store = await open_store(settings, run_migrations=roles.migrate)
             resources.push_async_callback(store.close)
             sender, authenticator = await resources.enter_async_context(outbound(settings))
@@ -101,6 +106,7 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
                     authenticator=authenticator,
                     wakeup=work_available,
                     metrics=metrics,
+                    tracing=tracing,
                 )
                 dispatching = asyncio.gather(
                     dispatcher.run(stop), ReportWorker(store, sender, settings).run(stop)
@@ -115,6 +121,7 @@ def create_app(settings: Settings, roles: Roles | None = None) -> FastAPI:
                 limiter=limiter,
                 work_available=work_available,
                 metrics=metrics,
+                tracing=tracing,
             )
             app.state.services = svc
             freeze_startup_objects()

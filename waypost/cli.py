@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -31,6 +32,7 @@ from waypost.listen import listen as listen_forever
 from waypost.observability.listener import metrics_listener
 from waypost.observability.logs import TEXT_FORMAT, configure_logging, uvicorn_log_config
 from waypost.observability.metrics import Metrics
+from waypost.observability.tracing import Tracing
 from waypost.reports.worker import ReportWorker
 from waypost.store import Store, open_store, open_store_when_available
 from waypost.store.history import DeliveryFilter
@@ -178,6 +180,7 @@ async def _work(settings: Settings) -> None:
     store = await _store_when_available(settings, stop)
     if store is None:
         return
+    tracing = Tracing.from_environment(os.environ, "worker")
     try:
         wakeup = asyncio.Event()
         metrics = Metrics()
@@ -189,13 +192,20 @@ async def _work(settings: Settings) -> None:
         ):
             freeze_startup_objects()
             dispatcher = Dispatcher(
-                store, sender, settings, authenticator=authenticator, wakeup=wakeup, metrics=metrics
+                store,
+                sender,
+                settings,
+                authenticator=authenticator,
+                wakeup=wakeup,
+                metrics=metrics,
+                tracing=tracing,
             )
             await asyncio.gather(
                 dispatcher.run(stop), ReportWorker(store, sender, settings).run(stop)
             )
     finally:
         await store.close()
+        tracing.shutdown()
 
 
 @app.command()

@@ -20,6 +20,7 @@ from waypost.delivery.outbound_auth import Authenticator
 from waypost.delivery.sender import Sender
 from waypost.domain.models import Principal
 from waypost.observability.metrics import Metrics
+from waypost.observability.tracing import Tracing
 from waypost.services.limits import Limiter, SignInThrottle
 from waypost.store import Store
 from waypost.store.interfaces import (
@@ -73,6 +74,8 @@ class Services:
     authenticator: Authenticator
     limiter: Limiter
     metrics: Metrics = field(default_factory=Metrics)
+    tracing: Tracing = field(default_factory=Tracing)
+    """Spans exported over OTLP when the standard variables ask; else a no-op."""
     sign_in_throttle: SignInThrottle = field(default_factory=SignInThrottle)
     principals: PrincipalCache = field(default_factory=PrincipalCache)
     background: set[asyncio.Task[None]] = field(default_factory=set)

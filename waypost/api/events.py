@@ -119,11 +119,18 @@ def delivery_out(delivery: DeliverySummary) -> dict[str, Any]:
     return body
 
 
-async def _accept(svc: Services, principal: Principal, inputs: list[EventInput]) -> list[str]:
+async def _accept(
+    svc: Services, principal: Principal, inputs: list[EventInput], request: Request
+) -> list[str]:
     # An in-process dispatcher is handed the deliveries, or woken, by the intake.
-    return await ingest_events(
-        svc.routing, svc.intake, principal.tenant_id, inputs, utcnow(), svc.metrics
-    )
+    if not svc.tracing.enabled:
+        return await ingest_events(
+            svc.routing, svc.intake, principal.tenant_id, inputs, utcnow(), svc.metrics
+        )
+    with svc.tracing.ingest("ingest", request.headers):
+        return await ingest_events(
+            svc.routing, svc.intake, principal.tenant_id, inputs, utcnow(), svc.metrics, svc.tracing
+        )
 
 
 async def _received_body(request: Request) -> Any:
@@ -173,15 +180,18 @@ class SingleEventRoute(APIRoute):
             )
             if errors:
                 raise RequestValidationError(errors, body=received)
-            return await post_event(values["body"], principal, running_services(request))
+            return await post_event(values["body"], request, principal, running_services(request))
 
         return route
 
 
 async def post_event(
-    body: EventIn, principal: Principal = Depends(limited), svc: Services = Depends(services)
+    body: EventIn,
+    request: Request,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
 ) -> Json:
-    ids = await _accept(svc, principal, [body.as_input()])
+    ids = await _accept(svc, principal, [body.as_input()], request)
     return Json({"id": ids[0]}, status_code=202)
 
 
@@ -197,9 +207,12 @@ router.add_api_route(
 
 @router.post("/api/v1/events/batch", status_code=202, response_model=EventBatchAccepted)
 async def post_events(
-    body: EventBatchIn, principal: Principal = Depends(limited), svc: Services = Depends(services)
+    body: EventBatchIn,
+    request: Request,
+    principal: Principal = Depends(limited),
+    svc: Services = Depends(services),
 ) -> Json:
-    ids = await _accept(svc, principal, [item.as_input() for item in body.events])
+    ids = await _accept(svc, principal, [item.as_input() for item in body.events], request)
     return Json({"ids": ids}, status_code=202)
 
 

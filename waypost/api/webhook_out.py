@@ -108,6 +108,7 @@ WEBHOOK_FIELDS: Final = (
     ResponseField("retry_delays", ("retry_delays",), JSON_ARRAY_OR_NULL),
     ResponseField("retry_jitter", ("retry_jitter",)),
     ResponseField("require_ack", ("require_ack",)),
+    ResponseField("send_traceparent", ("send_traceparent",)),
     ResponseField("created", ("created_at",), TIME),
     ResponseField("expiry", ("expires_at",), TIME_OR_NULL),
 )

@@ -74,6 +74,7 @@ class WebhookOut(BaseModel):
     retry_delays: list[float] | None
     retry_jitter: float
     require_ack: bool
+    send_traceparent: bool
     created: str = Field(description="yyyy-MM-dd'T'HH:mm:ssZ, UTC")
     expiry: str | None = Field(description="yyyy-MM-dd'T'HH:mm:ssZ, UTC; null: no expiry")
 
@@ -366,13 +367,17 @@ class WebhookPatch(BaseModel):
     headers: list[HeaderIn] | None = Field(
         default=None, description="Replaces the static headers (write-only values)"
     )
+    send_traceparent: bool | None = Field(
+        default=None, description="Send each attempt's W3C traceparent header; null: unchanged"
+    )
 
 
 @router.patch(
     "/api/v1/webhooks/{webhook_id}",
     response_model=WebhookOut,
     responses=NOT_FOUND,
-    summary="Change a subscription's authentication: its auth method and static headers",
+    summary="Change a subscription's authentication (its auth method and static headers) "
+    "and whether it is sent traceparent",
 )
 async def patch_webhook(
     webhook_id: WebhookId,
@@ -399,5 +404,6 @@ async def patch_webhook(
         auth_method_id=method_id,
         headers=headers,
         now=now,
+        send_traceparent=body.send_traceparent,
     )
     return Json(webhook_out(subscription))

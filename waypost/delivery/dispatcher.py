@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry.trace import Span, StatusCode
+
 from waypost.config import Settings
 from waypost.delivery.outbound import build_request
 from waypost.delivery.outbound_auth import Authenticator
@@ -52,6 +54,7 @@ from waypost.errors import (
     WaypostError,
 )
 from waypost.observability.metrics import Metrics
+from waypost.observability.tracing import Tracing
 from waypost.store.interfaces import DeliveryQueue
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         if settings.lease_seconds <= max(settings.request_timeout, settings.ack_timeout):
             raise ConfigurationError(
@@ -125,6 +129,7 @@ class Dispatcher:
         )
         self._room = asyncio.Event()
         self._metrics = metrics or Metrics()
+        self._tracing = tracing or Tracing()
         self._metrics.watch_in_flight(lambda: len(self._inflight))
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -343,23 +348,31 @@ class Dispatcher:
         )
         for _ in range(2):
             credentials = None
-            try:
-                if target.auth is not None:
-                    credentials = await self._authenticator.credentials(
-                        target.auth, delivery_id=delivery.id, body=body, now=now
+            with self._tracing.http_client(target.subscription.url) as (span, traceparent):
+                try:
+                    if target.auth is not None:
+                        credentials = await self._authenticator.credentials(
+                            target.auth, delivery_id=delivery.id, body=body, now=now
+                        )
+                    request = build_request(
+                        target,
+                        body,
+                        delivery.id,
+                        now,
+                        credentials.headers if credentials else None,
+                        traceparent=traceparent,
                     )
-                request = build_request(
-                    target, body, delivery.id, now, credentials.headers if credentials else None
+                except TokenUnavailable as exc:
+                    return SendResult.failed_before_sending(FailureKind.AUTH_ERROR, str(exc)), {}
+                except Unsendable as exc:
+                    return SendResult.failed_before_sending(FailureKind.UNSENDABLE, exc.reason), {}
+                result = await self._sender.send(
+                    OutboundRequest(
+                        url=request.url, headers=request.headers, body=body, timeout=timeout
+                    )
                 )
-            except TokenUnavailable as exc:
-                return SendResult.failed_before_sending(FailureKind.AUTH_ERROR, str(exc)), {}
-            except Unsendable as exc:
-                return SendResult.failed_before_sending(FailureKind.UNSENDABLE, exc.reason), {}
-            result = await self._sender.send(
-                OutboundRequest(
-                    url=request.url, headers=request.headers, body=body, timeout=timeout
-                )
-            )
+                if span is not None:
+                    _annotate(span, result, None)
             if (
                 result.status_code != 401
                 or credentials is None
@@ -374,24 +387,19 @@ class Dispatcher:
         """One attempt, always recorded: whatever fails on the way (credentials, signing,
         building, sending, judging the answer) is the attempt's outcome, so a delivery
         never waits for its lease to run out only to fail the same way again."""
-        now = self._clock()
-        try:
-            result, sent_headers = await self._send(delivery, target.send, now)
-            # Retry-After and the backoff count from the answer, not from the request.
-            judgement = self._judge(result, delivery, target, self._clock())
-        except Exception as exc:
-            # A defect. Only the exception's type goes into the attempt, which users see:
-            # its message may quote a header value or another secret.
-            reason = f"internal error: {_type_name(exc)} (see the log)"
-            log.exception("deliver_failed_locally delivery_id=%s reason=%s", delivery.id, reason)
-            result = SendResult.failed_before_sending(FailureKind.INTERNAL_ERROR, reason)
-            sent_headers = {}
-            judgement = self._judge(result, delivery, target, self._clock())
-        if result.failure == FailureKind.UNSENDABLE:
-            log.warning(
-                "deliver_failed_locally delivery_id=%s reason=%s", delivery.id, result.error
-            )
         number = delivery.attempt_count + 1
+        if not self._tracing.enabled:
+            result, sent_headers, judgement = await self._attempt(delivery, target)
+        else:
+            attributes = {
+                "waypost.delivery_id": delivery.id,
+                "waypost.webhook_id": delivery.webhook_id,
+                "waypost.event_type": delivery.event_type,
+                "waypost.attempt": number,
+            }
+            with self._tracing.attempt(delivery.traceparent, **attributes) as span:
+                result, sent_headers, judgement = await self._attempt(delivery, target)
+                _annotate(span, result, _ATTEMPT_OUTCOMES[judgement.status])
         outcome = _ATTEMPT_OUTCOMES[judgement.status]
         self._metrics.attempted(outcome, result.duration_ms)
         # Every attempt at DEBUG; those that did not deliver at INFO, where they are seen.
@@ -425,6 +433,29 @@ class Dispatcher:
                 ends_subscription=judgement.ends_subscription,
             )
         )
+
+    async def _attempt(
+        self, delivery: ClaimedDelivery, target: _Target
+    ) -> tuple[SendResult, Mapping[str, str], Judgement]:
+        """Send and judge one attempt; a defect on the way is its outcome."""
+        now = self._clock()
+        try:
+            result, sent_headers = await self._send(delivery, target.send, now)
+            # Retry-After and the backoff count from the answer, not from the request.
+            judgement = self._judge(result, delivery, target, self._clock())
+        except Exception as exc:
+            # A defect. Only the exception's type goes into the attempt, which users see:
+            # its message may quote a header value or another secret.
+            reason = f"internal error: {_type_name(exc)} (see the log)"
+            log.exception("deliver_failed_locally delivery_id=%s reason=%s", delivery.id, reason)
+            result = SendResult.failed_before_sending(FailureKind.INTERNAL_ERROR, reason)
+            sent_headers = {}
+            judgement = self._judge(result, delivery, target, self._clock())
+        if result.failure == FailureKind.UNSENDABLE:
+            log.warning(
+                "deliver_failed_locally delivery_id=%s reason=%s", delivery.id, result.error
+            )
+        return result, sent_headers, judgement
 
     def _judge(
         self, result: SendResult, delivery: ClaimedDelivery, target: _Target, now: datetime
@@ -483,6 +514,19 @@ class Dispatcher:
                 # leases expire and these deliveries are sent again.
                 log.exception("record_dropped count=%d", len(batch))
                 return
+
+
+def _annotate(span: Span, result: SendResult, outcome: str | None) -> None:
+    """What a span may say of an attempt's answer: its status code, the kind of failure,
+    the outcome; never a header value, a body or an error text (it may quote a URL)."""
+    if result.status_code is not None:
+        span.set_attribute("http.response.status_code", result.status_code)
+    if result.failure is not None:
+        span.set_attribute("error.type", str(result.failure))
+    if outcome is not None:
+        span.set_attribute("waypost.outcome", outcome)
+        if outcome != "delivered":
+            span.set_status(StatusCode.ERROR)
 
 
 def _type_name(exc: BaseException) -> str:

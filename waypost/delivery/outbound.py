@@ -31,10 +31,15 @@ def build_request(
     message_id: str,
     now: datetime,
     credentials: Mapping[str, str] | None = None,
+    *,
+    traceparent: str | None = None,
 ) -> OutboundRequest:
     """Content-Type, Bring's headers for Event Cast subscriptions, the subscription's static
     headers, its auth method's ``credentials``, and Standard Webhooks signature headers
     over exactly ``body``.
+
+    ``traceparent`` (the attempt's, while tracing is on) is sent only to a subscription
+    with ``send_traceparent``.
 
     Raises ``Unsendable`` for a header that cannot be sent (saved before the rules refused
     it): the sender would fail on it every time."""
@@ -45,6 +50,8 @@ def build_request(
     for header in target.headers:
         headers[header.key] = header.value
     headers.update(credentials or {})
+    if traceparent is not None and subscription.send_traceparent:
+        headers["traceparent"] = traceparent
     headers.update(signature_headers(target.secrets, message_id, int(now.timestamp()), body))
     problem = http_headers.unsendable(headers)
     if problem is not None:

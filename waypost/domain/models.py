@@ -98,6 +98,7 @@ class SubscriptionSpec:
     retry_delays: tuple[float, ...] | None = None
     retry_jitter: float = 0.0
     require_ack: bool = False
+    send_traceparent: bool = False
     secret: str
     expires_at: datetime | None
 
@@ -125,6 +126,8 @@ class Subscription:
     created_at: datetime
     expires_at: datetime | None
     ended_at: datetime | None
+    send_traceparent: bool = False
+    """Whether its requests carry the attempt's ``traceparent`` (while tracing is on)."""
 
 
 ListedSubscription = tuple[Any, ...]
@@ -166,6 +169,8 @@ class NewEvent:
     data: str
     idempotency_key: str | None
     deliveries: tuple[NewDelivery, ...]
+    traceparent: str | None = None
+    """The ingest span's W3C ``traceparent`` while tracing is on, kept with each delivery."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,6 +184,8 @@ class ClaimedDelivery:
     attempt_count: int
     payload: str
     created_at: datetime
+    traceparent: str | None = None
+    """The ingest span that made it, if tracing was on: its attempts' parent."""
 
 
 @dataclass(frozen=True, kw_only=True)

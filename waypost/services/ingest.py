@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from waypost.domain.models import NewEvent
 from waypost.domain.values import Candidate
 from waypost.errors import ValidationFailed
 from waypost.observability.metrics import Metrics
+from waypost.observability.tracing import Tracing
 from waypost.store.interfaces import CustomEventTypes, Routing
 
 
@@ -139,20 +140,46 @@ async def ingest_events(
     inputs: Sequence[EventInput],
     now: datetime,
     metrics: Metrics | None = None,
+    tracing: Tracing | None = None,
 ) -> list[str]:
     """Route ``inputs``, then store them and their deliveries durably through ``intake``;
     returns the event ids in order.
 
     The events and every delivery are written in one transaction, so a 202 means the
-    fan-out is durable.
+    fan-out is durable. With ``tracing`` on, each delivery keeps the current (ingest)
+    span's ``traceparent``, and routing and the write are spans of their own.
     """
-    events = await route(store, tenant_id, inputs, now)
-    ids = await intake.ingest(tenant_id=tenant_id, events=events, now=now)
+    if tracing is None or not tracing.enabled:
+        events = await route(store, tenant_id, inputs, now)
+        ids = await intake.ingest(tenant_id=tenant_id, events=events, now=now)
+    else:
+        ids, events = await _traced_ingest(store, intake, tenant_id, inputs, now, tracing)
     if metrics is not None:
         # An idempotent repeat answers with the first event's id and stores nothing.
         stored = [event for event, id_ in zip(events, ids, strict=True) if event.id == id_]
         metrics.ingested(len(stored), sum(len(event.deliveries) for event in stored))
     return ids
+
+
+async def _traced_ingest(
+    store: Routing,
+    intake: Intake,
+    tenant_id: str,
+    inputs: Sequence[EventInput],
+    now: datetime,
+    tracing: Tracing,
+) -> tuple[list[str], list[NewEvent]]:
+    traceparent = tracing.current_traceparent()
+    with tracing.child("route", **{"waypost.events": len(inputs)}):
+        events = [
+            replace(event, traceparent=traceparent)
+            for event in await route(store, tenant_id, inputs, now)
+        ]
+    deliveries = sum(len(event.deliveries) for event in events)
+    with tracing.child("write", **{"waypost.deliveries": deliveries}):
+        # The wait for the group commit that stores these with other requests' events.
+        ids = await intake.ingest(tenant_id=tenant_id, events=events, now=now)
+    return ids, events
 
 
 async def derive_entity_events(

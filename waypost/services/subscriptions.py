@@ -67,6 +67,7 @@ class SubscriptionInput:
     retry_backoff: Backoff | None = None
     retry_jitter: float = 0.0
     require_ack: bool = False
+    send_traceparent: bool = False
 
 
 class HeaderIn(BaseModel):
@@ -125,6 +126,10 @@ class SubscriptionFields(BaseModel):
         default=0.0, ge=0, le=0.5, description="Spread each delay by up to this fraction"
     )
     require_ack: bool = False
+    send_traceparent: bool = Field(
+        default=False,
+        description="Send each attempt's W3C traceparent header (while waypost exports traces)",
+    )
 
     def as_input(self) -> SubscriptionInput:
         configuration, backoff = self.configuration, self.retry_backoff
@@ -151,6 +156,7 @@ class SubscriptionFields(BaseModel):
             ),
             retry_jitter=self.retry_jitter,
             require_ack=self.require_ack,
+            send_traceparent=self.send_traceparent,
         )
 
 
@@ -226,6 +232,7 @@ def _specs(
             retry_delays=delays,
             retry_jitter=subscription.retry_jitter,
             require_ack=subscription.require_ack,
+            send_traceparent=subscription.send_traceparent,
             secret=generate_secret(),
             expires_at=now + lifetime if tracking_id is not None else None,
         )

@@ -49,6 +49,7 @@ _CLAIMED_COLUMNS = (
     d.c.attempt_count,
     d.c.payload,
     d.c.created_at,
+    d.c.traceparent,
 )
 
 
@@ -320,6 +321,7 @@ _INSERT_DELIVERIES = Bulk.insert(
         "payload",
         "created_at",
         "lease_owner",
+        "traceparent",
     ),
 )
 
@@ -469,6 +471,7 @@ def _delivery_rows(tenant_id: str, event: NewEvent, now: datetime) -> list[dict[
             "payload": None if delivery.payload == event.data else delivery.payload,
             "created_at": now,
             "lease_owner": None,
+            "traceparent": event.traceparent,
         }
         for delivery in event.deliveries
     ]

@@ -232,6 +232,7 @@ class SubscriptionRepository(CustomEventTypes, Protocol):
         auth_method_id: str | None,
         headers: Sequence[Header] | None,
         now: datetime,
+        send_traceparent: bool | None = None,
     ) -> Subscription: ...
 
     async def set_fields(

@@ -108,6 +108,7 @@ def as_subscription(row: Any) -> Subscription:
         retry_delays=tuple(orjson.loads(row.retry_delays)) if row.retry_delays else None,
         retry_jitter=row.retry_jitter,
         require_ack=row.require_ack,
+        send_traceparent=row.send_traceparent,
         created_at=row.created_at,
         expires_at=row.expires_at,
         ended_at=row.ended_at,
@@ -197,6 +198,7 @@ def as_claimed(row: Mapping[Any, Any], event_data: Mapping[str, str]) -> Claimed
         attempt_count=row["attempt_count"],
         payload=row["payload"] if row["payload"] is not None else event_data[row["event_id"]],
         created_at=row["created_at"],
+        traceparent=row["traceparent"],
     )
 
 

@@ -122,6 +122,7 @@ webhooks = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=True),
     sa.Column("ended_at", UTCDateTime, nullable=True),
+    sa.Column("send_traceparent", sa.Boolean, nullable=False, server_default=sa.false()),
     # Listing is "newest first" per tenant; id breaks ties between equal timestamps.
     sa.Index(None, "tenant_id", "created_at", "id"),
 )
@@ -174,6 +175,8 @@ deliveries = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("ack_delivery_id", sa.String(200), nullable=True),
     sa.Column("ack_error_message", sa.Text, nullable=True),
+    # The ingest span's W3C traceparent, while tracing is on: its attempts' parent.
+    sa.Column("traceparent", sa.String(55), nullable=True),
     # The dispatcher's queue: only pending rows are in it, ordered by due time.
     sa.Index(
         "ix_deliveries_due",

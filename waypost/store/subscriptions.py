@@ -124,6 +124,7 @@ class SubscriptionQueries(StoreCore):
             ),
             "retry_jitter": subscription.retry_jitter,
             "require_ack": subscription.require_ack,
+            "send_traceparent": subscription.send_traceparent,
             "secret_enc": self._box.seal(spec.secret),
             "created_at": subscription.created_at,
             "expires_at": subscription.expires_at,
@@ -243,10 +244,13 @@ class SubscriptionQueries(StoreCore):
         auth_method_id: str | None,
         headers: Sequence[Header] | None,
         now: datetime,
+        send_traceparent: bool | None = None,
     ) -> Subscription:
         """Set the subscription's auth method (``None``: none), and its static headers
-        unless ``headers`` is ``None``."""
+        unless ``headers`` is ``None``, and ``send_traceparent`` unless ``None``."""
         values: dict[str, Any] = {"auth_method_id": auth_method_id}
+        if send_traceparent is not None:
+            values["send_traceparent"] = send_traceparent
         if headers is not None:
             values["header_keys"] = dumps([header.key for header in headers])
             values["headers_enc"] = self._box.seal(
@@ -371,6 +375,7 @@ def _new_subscription(
         retry_delays=spec.retry_delays,
         retry_jitter=spec.retry_jitter,
         require_ack=spec.require_ack,
+        send_traceparent=spec.send_traceparent,
         created_at=now,
         expires_at=spec.expires_at,
         ended_at=None,
