@@ -8,11 +8,12 @@ Usage: python -m bench.otlp_sink --port P
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 import orjson
 import uvloop
 from aiohttp import web
+
+from bench.receiver import serve
 
 
 def application() -> web.Application:
@@ -32,21 +33,11 @@ def application() -> web.Application:
     return app
 
 
-async def serve(port: int) -> None:
-    runner = web.AppRunner(application(), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    uvloop.run(serve(args.port))
+    uvloop.run(serve(application(), args.port))
 
 
 if __name__ == "__main__":

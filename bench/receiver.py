@@ -54,8 +54,9 @@ def application(latency: bool, sleep: float = 0) -> web.Application:
     return app
 
 
-async def serve(port: int, latency: bool, sleep: float) -> None:
-    runner = web.AppRunner(application(latency, sleep), access_log=None)
+async def serve(app: web.Application, port: int) -> None:
+    """Serve ``app`` on 127.0.0.1:``port`` until the process is stopped."""
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
@@ -70,7 +71,7 @@ def main() -> None:
     parser.add_argument("--latency", action="store_true", help="record arrival - sent_at")
     parser.add_argument("--sleep", type=float, default=0, help="seconds before each answer")
     args = parser.parse_args()
-    uvloop.run(serve(args.port, args.latency, args.sleep))
+    uvloop.run(serve(application(args.latency, args.sleep), args.port))
 
 
 if __name__ == "__main__":
